@@ -1,0 +1,53 @@
+"""The sequence model zoo: recurrent model builders for every pattern, cell and direction.
+
+    from zoo import build, list_models
+    model = build("many_to_one", input="tokens", vocab_size=20000, num_outputs=2,
+                  cell="lstm", units=64, bidirectional=True, num_layers=2)
+"""
+
+from zoo.model import ZooModel
+from zoo.registry import PATTERNS, get_pattern, split_config
+
+__all__ = ["build", "list_models", "inference_models", "reset_states", "ZooModel"]
+
+
+def list_models():
+    """The names of every registered pattern."""
+    return list(PATTERNS)
+
+
+def build(name, **config):
+    """Build pattern `name` as a functional `keras.Model` (uncompiled; outputs are logits unless
+    `output_activation` says otherwise).
+
+    Common arguments (all keyword-only):
+      input: 'tokens' | 'features' | 'frames' (sequence patterns) or 'features' (a vector, for one_to_*), with
+        vocab_size / embedding_dim, feature_dim, or frame_shape=(h, w, c) / frame_filters; sequence_length and
+        batch_size to fix those dimensions.
+      cell: 'simple_rnn' | 'lstm' | 'gru'; units; num_layers; bidirectional and merge_mode; dropout;
+        recurrent_dropout; activation: 'tanh' | 'relu' | 'sigmoid'; stateful (with batch_size) for truncated BPTT.
+    Pattern arguments: num_outputs and output_activation (one_to_one, one_to_many, many_to_one, many_to_many);
+    decoder and output_steps (one_to_many); target_vocab_size, target_embedding_dim and attention (seq2seq).
+    Any unknown name or bad value raises a ValueError that lists the valid choices.
+    """
+    return ZooModel(pattern=name, **config)
+
+
+def inference_models(model):
+    """Step-by-step models sharing `model`'s weights: `{"encode": ..., "decode_step": ...}`.
+
+    For seq2seq and the autoregressive one_to_many: run `encode` once, then call `decode_step` with the previous
+    token and the states it returned, in a greedy, sampling or beam-search loop.
+    """
+    pattern = get_pattern(model.pattern)
+    if pattern.inference_models is None:
+        raise ValueError(f"{model.pattern} produces its whole output in one call; it has no step-by-step models.")
+    inputs, rnn, options = split_config(model.pattern, model.builder_config)
+    return pattern.inference_models(model, inputs, rnn, **options)
+
+
+def reset_states(model):
+    """Zero the carried state of every stateful recurrent layer (at the start of each epoch of truncated BPTT)."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()

@@ -1,0 +1,95 @@
+"""Input adapters: turn a raw sequence input into per-step vectors that carry a padding mask.
+
+Three kinds of sequence input, each padded with zeros at the end:
+- tokens:   int ids [batch, time]                      -> Embedding(mask_zero=True); id 0 is padding.
+- features: floats [batch, time, feature_dim]          -> as is; an all-zero step is padding.
+- frames:   floats [batch, time, height, width, chan]  -> a small CNN per frame (TimeDistributed); an all-zero
+            frame is padding.
+Downstream recurrent layers read the Keras mask, so padding never changes a result.
+"""
+
+import keras
+from keras import ops
+
+INPUT_KINDS = ("tokens", "features", "frames")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class StepPaddingMask(keras.layers.Layer):
+    """Returns `values` unchanged and masks the steps where `reference` is all zeros.
+
+    Called on `[values, reference]`, both [batch, time, ...]. `reference` is the raw input, so a mask can be attached
+    after a transformation (a per-frame CNN) that would otherwise lose track of which frames were padding.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return step_mask(inputs[1])
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class StepMask(keras.layers.Layer):
+    """The padding mask of a raw sequence input as a tensor: bool [batch, time], True where a step is real.
+
+    Attention layers take it explicitly, so the same call works in the training graph and in a decode-step model whose
+    memory arrives as a plain input with no Keras mask attached.
+    """
+
+    def call(self, reference):
+        return step_mask(reference)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:2])
+
+    def compute_output_spec(self, reference):
+        return keras.KerasTensor(reference.shape[:2], dtype="bool")
+
+
+def step_mask(reference):
+    """True where a step of `reference` [batch, time, ...] has any nonzero value (padding is all zeros)."""
+    step_axes = tuple(range(2, len(reference.shape)))
+    nonzero = ops.not_equal(reference, ops.zeros((), dtype=reference.dtype))
+    return ops.any(nonzero, axis=step_axes) if step_axes else nonzero
+
+
+def sequence_input(kind, *, name, batch_size=None, vocab_size=None, feature_dim=None, frame_shape=None,
+                   sequence_length=None):
+    """The `keras.Input` for a sequence of the given kind (its name is `name`)."""
+    if kind == "tokens":
+        return keras.Input(shape=(sequence_length,), batch_size=batch_size, dtype="int32", name=name)
+    if kind == "features":
+        return keras.Input(shape=(sequence_length, feature_dim), batch_size=batch_size, name=name)
+    return keras.Input(shape=(sequence_length, *frame_shape), batch_size=batch_size, name=name)
+
+
+def embed_steps(kind, inputs, *, prefix, vocab_size=None, embedding_dim=64, frame_filters=(16, 32)):
+    """Per-step vectors [batch, time, dim] from `inputs`, with the padding mask attached."""
+    if kind == "tokens":
+        return keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding")(inputs)
+    if kind == "features":
+        return StepPaddingMask(name=f"{prefix}padding_mask")([inputs, inputs])
+    frame_features = keras.layers.TimeDistributed(
+        frame_encoder(inputs.shape[2:], frame_filters, name=f"{prefix}frame_encoder"), name=f"{prefix}frame_cnn"
+    )(inputs)
+    return StepPaddingMask(name=f"{prefix}padding_mask")([frame_features, inputs])
+
+
+def frame_encoder(frame_shape, filters, *, name):
+    """A small CNN that maps one frame [height, width, channels] to a vector [filters[-1]]."""
+    layers = [keras.Input(shape=tuple(frame_shape))]
+    for i, width in enumerate(filters):
+        layers += [
+            keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv_{i}"),
+            keras.layers.MaxPooling2D(2, padding="same", name=f"pool_{i}"),
+        ]
+    layers.append(keras.layers.GlobalAveragePooling2D(name="average"))
+    return keras.Sequential(layers, name=name)

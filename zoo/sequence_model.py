@@ -1,0 +1,13 @@
+"""The shared body of many_to_one and many_to_many: input adapter -> recurrent stack -> output head."""
+
+from zoo.heads import output_head
+from zoo.inputs import embed_steps, sequence_input
+from zoo.stack import recurrent_stack
+
+
+def sequence_model(inputs, rnn, *, per_step, num_outputs, output_activation):
+    """Returns `(input, outputs)`: one output per step when `per_step`, else one from the final state."""
+    x_in = sequence_input(inputs.input, name=inputs.input, **inputs.adapter_args())
+    x = embed_steps(inputs.input, x_in, prefix="", **inputs.embed_args())
+    x, _ = recurrent_stack(x, rnn, prefix="rnn", return_sequences=per_step)
+    return x_in, output_head(x, num_outputs=num_outputs, output_activation=output_activation)
