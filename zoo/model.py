@@ -18,7 +18,8 @@ class ZooModel(keras.Model):
         inputs, outputs = get_pattern(pattern).builder(input_spec, rnn_spec, **options)
         super().__init__(inputs=inputs, outputs=outputs, name=name or pattern)
         self.pattern = pattern
-        self.builder_config = dict(config)
+        # As JSON will give it back (tuples become lists), so a reloaded model's config compares equal.
+        self.builder_config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
     def get_config(self):
         return {"pattern": self.pattern, "name": self.name, **self.builder_config}
