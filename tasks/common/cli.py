@@ -1,0 +1,43 @@
+"""Command-line plumbing shared by the recipes: typed flags from a config dataclass, and clear user errors."""
+
+import argparse
+import dataclasses
+import sys
+import typing
+
+
+class UserError(Exception):
+    """A problem with the user's input or flags: reported as one line, exit code 2, no traceback."""
+
+
+def run_cli(main, argv=None):
+    """Run `main(argv)` and turn a `UserError` into `error: <message>` on stderr and exit code 2."""
+    try:
+        return main(argv)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def add_config_flags(parser, config_class):
+    """One `--flag-name` per dataclass field, typed by the field's annotation, with its `help` metadata."""
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        flag = "--" + field.name.replace("_", "-")
+        kind = hints[field.name]
+        help_text = f"{field.metadata.get('help', '')} (default: {field.default})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
+            continue
+        if typing.get_origin(kind) is typing.Union or type(kind).__name__ == "UnionType":
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        parser.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
+                            help=help_text)
+
+
+def config_from_args(config_class, args):
+    return config_class(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)})
+

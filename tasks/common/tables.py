@@ -1,0 +1,53 @@
+"""Reading labelled text tables (TSV or CSV) with one clear error for each way a file can be wrong."""
+
+import csv
+from pathlib import Path
+
+from tasks.common.cli import UserError
+
+TEXT_COLUMNS = ("text", "review", "sentence", "content")
+LABEL_COLUMNS = ("label", "sentiment", "polarity", "target")
+
+
+def read_text_file(path):
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist; pass an existing file with --data.")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; expected a TSV or CSV file.")
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {e.start}); re-save it as UTF-8.")
+    if not content.strip():
+        raise UserError(f"{path} is empty; it needs a header row and at least one labelled row.")
+    return content
+
+
+def read_labelled_texts(path):
+    """Rows of a TSV (tab-separated, quotes not special) or CSV file with a header naming a text and a label column.
+
+    Returns `(texts, raw_labels)`, two lists of strings.
+    """
+    content = read_text_file(path)
+    if Path(path).suffix.lower() == ".csv":
+        rows = list(csv.reader(content.splitlines()))
+    else:  # IMDB reviews contain '"', so TSV is split on tabs only
+        lines = [line for line in content.splitlines() if line.strip()]
+        width = lines[0].count("\t") + 1  # a stray tab inside the first (text) column stays in it
+        rows = [line.rsplit("\t", width - 1) for line in lines]
+    header = [h.strip().lower() for h in rows[0]]
+    text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
+    label_col = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
+    if text_col is None or label_col is None:
+        raise UserError(f"{path} has columns {rows[0]}; it needs a text column (one of {', '.join(TEXT_COLUMNS)}) "
+                        f"and a label column (one of {', '.join(LABEL_COLUMNS)}) named in its first row.")
+    texts, labels = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(text_col, label_col):
+            raise UserError(f"{path} line {number} has {len(row)} field(s); expected {len(header)}.")
+        texts.append(row[text_col])
+        labels.append(row[label_col].strip())
+    if not texts:
+        raise UserError(f"{path} has a header but no rows.")
+    return texts, labels

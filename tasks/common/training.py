@@ -1,0 +1,91 @@
+"""fit() plumbing shared by the recipes: seeding, callbacks (early stopping, resume, TensorBoard, timing), and
+length bucketing."""
+
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def set_seed(seed):
+    """Seeds Python, NumPy and TF (initial weights, dropout, shuffling), so the same seed gives the same result on
+    the same machine. Not `enable_op_determinism()`: Keras turns XLA off under it, and XLA is most of our speed."""
+    keras.utils.set_random_seed(seed)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall time and training samples per second into the history logs."""
+
+    def __init__(self, samples_per_epoch):
+        super().__init__()
+        self.samples_per_epoch = samples_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        if logs is not None:
+            logs["epoch_seconds"] = seconds
+            logs["samples_per_second"] = self.samples_per_epoch / seconds
+
+
+def fit_callbacks(run_dir, *, patience, samples_per_epoch, monitor="val_loss"):
+    """Early stopping that restores the best weights, a resumable backup, TensorBoard logs, and epoch timing.
+
+    The backup (`<run_dir>/backup`) is written at every epoch end and deleted when training finishes, so running the
+    same command again after Ctrl-C or a killed process resumes from the last finished epoch.
+    """
+    run_dir = Path(run_dir)
+    return [
+        EpochTimer(samples_per_epoch),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True, verbose=1),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+    ]
+
+
+def fit_verbosity():
+    """A progress bar on a terminal, one line per epoch in logs and CI."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def bucket_boundaries(max_length, step):
+    """Fixed bucket edges [step, 2*step, ..., max_length + 1): every batch has one of a few shapes, so XLA compiles
+    each shape once instead of once per batch."""
+    edges = list(range(step, max_length + 1, step))
+    if not edges or edges[-1] != max_length:
+        edges.append(max_length)
+    return [e + 1 for e in edges]  # bucket_by_sequence_length edges are exclusive
+
+
+def bucket_by_length(dataset, *, max_length, batch_size, step, drop_remainder=False):
+    """Batch (ids, label) pairs of variable length into length buckets padded to their bucket's edge.
+
+    Short reviews are not padded to the longest one, and the shapes come from a fixed set. Batches hold about the
+    same number of tokens: a bucket of short sequences gets proportionally more of them (capped at 4x). Training
+    drops each bucket's last partial batch so that only the fixed shapes occur.
+    """
+    boundaries = bucket_boundaries(max_length, step)
+    sizes = [batch_size * min(4, max(1, max_length // edge)) for edge in [boundaries[0] - 1, *boundaries]]
+    return dataset.bucket_by_sequence_length(
+        element_length_func=lambda ids, label: tf.shape(ids)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=sizes,
+        pad_to_bucket_boundary=True,
+        drop_remainder=drop_remainder,
+    )
+
+
+def history_summary(history):
+    """The last epoch's timing and the best epoch's metrics from a fit() History."""
+    logs = history.history
+    seconds = logs.get("epoch_seconds", [])
+    return {
+        "epochs_run": len(seconds),
+        "train_seconds": float(np.sum(seconds)),
+        "samples_per_second": float(np.median(logs["samples_per_second"])) if seconds else None,
+    }

@@ -1,0 +1,230 @@
+"""Sentiment recipe: train a many-to-one RNN on IMDB, evaluate it honestly, export a SavedModel that takes raw text.
+
+    python -m tasks.sentiment                       # train (IMDB via tensorflow-datasets), evaluate, export
+    python -m tasks.sentiment --data reviews.tsv    # the same on a local TSV/CSV file or aclImdb-style folder
+    python -m tasks.sentiment evaluate --model saved_models/sentiment --data labelled.tsv
+    python -m tasks.sentiment predict --model saved_models/sentiment "not bad at all" "a dull mess"
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tasks.common.cli import UserError, add_config_flags, config_from_args, run_cli  # noqa: E402
+
+
+def field(default, help, **more):  # noqa: A002  (argparse's word)
+    return dataclasses.field(default=default, metadata={"help": help, **more})
+
+
+@dataclasses.dataclass
+class Config:
+    # data
+    data: str | None = field(None, "local data: a TSV/CSV file with text and label columns, or an aclImdb folder")
+    dataset: str = field("auto", "auto: IMDB, or the offline set when it cannot be downloaded; imdb: IMDB or an "
+                                 "error; offline: the built-in generated set", choices=("auto", "imdb", "offline"))
+    tfds_dir: str | None = field(None, "tensorflow-datasets cache folder (default: ~/tensorflow_datasets)")
+    validation_fraction: float = field(0.1, "part of the training data held out for validation")
+    test_fraction: float = field(0.1, "part of a --data file held out as test when it has no test split")
+    vocab_size: int = field(20000, "vocabulary size, out-of-vocabulary and padding ids included")
+    max_length: int = field(400, "reviews are cut to this many tokens")
+    bucket_step: int = field(50, "width of the length buckets; batches are padded to a multiple of it")
+    # model
+    cell: str = field("lstm", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
+    bidirectional: bool = field(True, "read each review in both directions")
+    layers: int = field(1, "stacked recurrent layers")
+    units: int = field(64, "units per direction and layer")
+    embedding_dim: int = field(128, "width of the word embedding")
+    dropout: float = field(0.3, "dropout on each recurrent layer's inputs")
+    # training
+    epochs: int = field(6, "maximum epochs (early stopping may end sooner)")
+    batch_size: int = field(64, "batch size of the longest bucket; shorter buckets take more reviews")
+    learning_rate: float = field(2e-3, "Adam learning rate")
+    patience: int = field(2, "epochs without a better validation loss before stopping")
+    xla: bool = field(True, "compile the training step with XLA (faster for LSTM/GRU on CPU)")
+    seed: int = field(0, "random seed: the same seed gives the same result on the same machine")
+    # outputs
+    run_dir: str = field("runs/sentiment", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
+    export_dir: str = field("saved_models", "exports go to <export-dir>/sentiment/<version>/")
+
+    def __post_init__(self):
+        for name in ("vocab_size", "max_length", "bucket_step", "layers", "units", "embedding_dim", "epochs",
+                     "batch_size"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)}).")
+        for name in ("validation_fraction", "test_fraction", "dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
+        if self.vocab_size < 3:
+            raise UserError("--vocab-size must be at least 3 (padding, out-of-vocabulary and one word).")
+
+
+def train(cfg):
+    """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    import keras
+    import tensorflow as tf
+
+    import zoo
+    from tasks.common.export import atomic_export, library_versions, write_json_atomic
+    from tasks.common.reports import binary_metrics, plot_confusion, plot_history
+    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, set_seed
+    from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
+    from tasks.sentiment.serving import write_export
+
+    set_seed(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    resuming = _check_run_dir(run_dir, cfg)
+
+    # Data: validation comes out of the training data; the test split is only used once, at the end.
+    splits = load_splits(cfg)
+    marker = " [OFFLINE GENERATED DATA, NOT IMDB]" if splits.offline else ""
+    print(f"data: {splits.source}: {len(splits.train[0])} train / {len(splits.validation[0])} validation / "
+          f"{len(splits.test[0])} test{marker}")
+    vocabulary_file = run_dir / "vocabulary.txt"
+    if resuming and vocabulary_file.exists():  # the same ids as the interrupted run
+        vectorizer = make_vectorizer(cfg.vocab_size, vocabulary_file.read_text(encoding="utf-8").splitlines()[2:])
+    else:
+        vectorizer = make_vectorizer(cfg.vocab_size)
+        vectorizer.adapt(tf.data.Dataset.from_tensor_slices(splits.train[0]).batch(1024))  # training texts only
+        vocabulary_file.write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+    train_ds = make_dataset(splits.train, vectorizer, cfg, training=True)
+    val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False)
+
+    # Model from the zoo: embedding -> (Bi)RNN stack -> one logit.
+    model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(),
+                      embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
+                      bidirectional=cfg.bidirectional, dropout=cfg.dropout, num_outputs=1)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+                  jit_compile=cfg.xla)
+
+    started = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
+                        callbacks=fit_callbacks(run_dir, patience=cfg.patience,
+                                                samples_per_epoch=len(splits.train[0])))
+    wall = time.perf_counter() - started
+
+    # Evaluate once on the test split.
+    y_true, y_prob = _predict(model, make_dataset(splits.test, vectorizer, cfg, training=False))
+    val_true, val_prob = _predict(model, val_ds)
+    metrics = {
+        "data": splits.source, "offline_data": splits.offline,
+        "test": binary_metrics(y_true, y_prob),
+        "validation": binary_metrics(val_true, val_prob),
+        "training": {**history_summary(history), "wall_seconds": wall},
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+    }
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    plot_history(history.history, run_dir / "training_curves.png", f"sentiment: {splits.source}")
+    plot_confusion(metrics["test"]["confusion_matrix"], LABEL_NAMES, run_dir / "confusion_matrix.png",
+                   f"test split{marker}")
+
+    export = atomic_export(Path(cfg.export_dir) / "sentiment", lambda tmp: write_export(
+        tmp, model, vectorizer, max_length=cfg.max_length, extras={
+            "config.json": {**dataclasses.asdict(cfg), "vocabulary_size": vectorizer.vocabulary_size(),
+                            "labels": list(LABEL_NAMES), "data": splits.source, "offline_data": splits.offline},
+            "metrics.json": metrics, "versions.json": library_versions(),
+            "training_curves.png": run_dir / "training_curves.png",
+            "confusion_matrix.png": run_dir / "confusion_matrix.png",
+        }))
+    test = metrics["test"]
+    print(f"test{marker}: accuracy {test['accuracy']:.4f}  precision {test['precision']:.4f}  "
+          f"recall {test['recall']:.4f}  F1 {test['f1']:.4f}  ({test['examples']} reviews)")
+    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s, "
+          f"{metrics['training']['samples_per_second'] or 0:.0f} samples/s")
+    print(f"exported: {export}")
+    return {**metrics, "export": str(export)}
+
+
+def _check_run_dir(run_dir, cfg):
+    """True when an interrupted run with the same config left a backup to resume from."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_file = run_dir / "config.json"
+    current = dataclasses.asdict(cfg)
+    resuming = (run_dir / "backup").exists()
+    if resuming and config_file.exists():
+        previous = json.loads(config_file.read_text())
+        changed = sorted(k for k in current if previous.get(k) != current[k] and k not in ("epochs", "patience"))
+        if changed:
+            raise UserError(f"{run_dir} holds an interrupted run with different {', '.join(changed)}; rerun with "
+                            "the same flags to resume, or pass another --run-dir.")
+    if resuming:
+        print(f"resuming the interrupted run in {run_dir}")
+    from tasks.common.export import write_json_atomic
+
+    write_json_atomic(config_file, current)
+    return resuming
+
+
+def _predict(model, dataset):
+    """(labels, probabilities) over a (ids, label) dataset, with one compiled call per bucket shape."""
+    import numpy as np
+    import tensorflow as tf
+
+    step = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]), reduce_retracing=True)
+    labels, probabilities = [], []
+    for ids, y in dataset:
+        probabilities.append(step(ids).numpy())
+        labels.append(y.numpy())
+    return np.concatenate(labels).astype(int), np.concatenate(probabilities)
+
+
+def evaluate(args):
+    from tasks.common.reports import binary_metrics
+    from tasks.sentiment.data import read_labelled_file
+    from tasks.sentiment.serving import load_export, predict_texts
+
+    signature = load_export(args.model)
+    texts, labels = read_labelled_file(args.data)
+    probabilities, _ = predict_texts(signature, texts)
+    metrics = binary_metrics(labels, probabilities)
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def predict(args):
+    from tasks.sentiment.serving import load_export, predict_texts
+
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    signature = load_export(args.model)
+    probabilities, labels = predict_texts(signature, texts)
+    for text, probability, label in zip(texts, probabilities, labels):
+        print(f"{label}\t{probability:.4f}\t{text}")
+    return list(zip(labels, probabilities))
+
+
+def parser():
+    top = argparse.ArgumentParser(prog="python -m tasks.sentiment", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command")
+    add_config_flags(commands.add_parser("train", help="train, evaluate and export (the default)"), Config)
+    ev = commands.add_parser("evaluate", help="accuracy, precision, recall, F1 of an export on a labelled file")
+    ev.add_argument("--model", required=True, help="an export folder (saved_models/sentiment[/<version>])")
+    ev.add_argument("--data", required=True, help="a TSV/CSV file with text and label columns")
+    pr = commands.add_parser("predict", help="label texts given as arguments, or one per line on stdin")
+    pr.add_argument("--model", required=True, help="an export folder (saved_models/sentiment[/<version>])")
+    pr.add_argument("texts", nargs="*", help="texts to label (default: read lines from stdin)")
+    return top
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", "evaluate", "predict", "-h", "--help"):
+        argv = ["train", *argv]  # training is the default command
+    args = parser().parse_args(argv)
+    if args.command == "evaluate":
+        return evaluate(args)
+    if args.command == "predict":
+        return predict(args)
+    return train(config_from_args(Config, args))
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,69 @@
+"""The sentiment SavedModel: raw strings in, `probability` of positive and `label` out, tokenization in the graph."""
+
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tasks.common.cli import UserError
+from tasks.common.export import write_json_atomic
+from tasks.sentiment.data import LABEL_NAMES, token_ids
+
+
+def write_export(directory, model, vectorizer, *, max_length, extras):
+    """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
+    `directory/assets.extra/`, with the trained model as `model.keras`."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(vectorizer)
+    labels = tf.constant(LABEL_NAMES)
+
+    def serve(text):
+        ids = token_ids(vectorizer, text, max_length)
+        probability = tf.sigmoid(model(ids, training=False)[:, 0])
+        return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
+
+    archive.add_endpoint("serving_default", serve,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    archive.write_out(str(directory), verbose=False)
+    extra = Path(directory) / "assets.extra"
+    extra.mkdir()
+    model.save(extra / "model.keras")
+    (extra / "vocabulary.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+    (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
+    for name, content in extras.items():
+        if isinstance(content, dict):
+            write_json_atomic(extra / name, content)
+        elif Path(content).exists():
+            shutil.copy(content, extra / name)
+
+
+def load_export(path):
+    """The `serving_default` function of a sentiment export. `path` is a version folder, or a model folder whose
+    newest version is taken."""
+    path = Path(path)
+    if path.is_dir() and not (path / "saved_model.pb").exists():
+        versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        if versions:
+            path = versions[-1]
+    if not (path / "saved_model.pb").exists():
+        raise UserError(f"{path} is not a SavedModel folder (no saved_model.pb); pass an export such as "
+                        "saved_models/sentiment/1 or saved_models/sentiment.")
+    loaded = tf.saved_model.load(str(path))
+    if "serving_default" not in loaded.signatures:
+        raise UserError(f"{path} has no serving_default signature; it is not a sentiment export.")
+    signature = loaded.signatures["serving_default"]
+    if set(signature.structured_input_signature[1]) != {"text"}:
+        raise UserError(f"{path} does not take a 'text' input; it is not a sentiment export.")
+    return signature
+
+
+def predict_texts(signature, texts, batch_size=256):
+    """(probabilities, labels) of an export for a list of strings, in batches."""
+    probabilities, labels = [], []
+    for start in range(0, len(texts), batch_size):
+        out = signature(text=tf.constant(texts[start:start + batch_size], tf.string))
+        probabilities += out["probability"].numpy().tolist()
+        labels += [label.decode() for label in out["label"].numpy()]
+    return probabilities, labels
