@@ -30,10 +30,11 @@ def read_labelled_texts(path):
     Returns `(texts, raw_labels)`, two lists of strings.
     """
     content = read_text_file(path)
+    # Only \n (or \r\n) ends a row: str.splitlines() would also split on \x85, \u2028 and others inside reviews.
+    lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
     if Path(path).suffix.lower() == ".csv":
-        rows = list(csv.reader(content.splitlines()))
+        rows = list(csv.reader(lines))
     else:  # IMDB reviews contain '"', so TSV is split on tabs only
-        lines = [line for line in content.splitlines() if line.strip()]
         width = lines[0].count("\t") + 1  # a stray tab inside the first (text) column stays in it
         rows = [line.rsplit("\t", width - 1) for line in lines]
     header = [h.strip().lower() for h in rows[0]]

@@ -20,6 +20,7 @@ SEQUENCE = dict(input="tokens", vocab_size=10, num_outputs=2)
     ("many_to_one", dict(SEQUENCE, merge_mode="max"), "merge_mode='max' is not valid"),
     ("many_to_one", dict(SEQUENCE, output_activation="relu"), "output_activation='relu' is not valid"),
     ("many_to_one", dict(SEQUENCE, num_outputs=0), "num_outputs=0 is not valid"),
+    ("many_to_one", dict(SEQUENCE, pooling="sum"), "pooling='sum' is not valid; choose one of: 'last', 'mean'"),
     ("many_to_one", dict(SEQUENCE, unit=8), "unknown argument(s) unit; valid arguments:"),
     ("many_to_one", dict(input="tokens", num_outputs=2), "input='tokens' needs vocab_size=..."),
     ("many_to_one", dict(input="features", num_outputs=2), "input='features' needs feature_dim=..."),

@@ -1,0 +1,27 @@
+import pytest
+
+from tasks.sentiment import data
+from tasks.sentiment.__main__ import main
+
+# A tiny config: seconds, not minutes. Shapes and plumbing are what is under test, not accuracy.
+TINY = ["--epochs", "2", "--units", "8", "--embedding-dim", "8", "--vocab-size", "300", "--max-length", "30",
+        "--bucket-step", "10", "--batch-size", "32"]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Tests never download: IMDB's host is unreachable for every test here."""
+    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
+
+
+def run_recipe(tmp_path, *flags):
+    """Train, evaluate and export into `tmp_path`; returns the metrics dict (with the export path)."""
+    return main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"),
+                 "--tfds-dir", str(tmp_path / "tfds"), *TINY, *flags])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One offline-data run shared by the tests that only read its outputs."""
+    tmp_path = tmp_path_factory.mktemp("sentiment")
+    return tmp_path, run_recipe(tmp_path, "--dataset", "offline")

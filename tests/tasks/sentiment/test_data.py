@@ -1,0 +1,116 @@
+"""Data: every accepted --data format, the offline fallback, the tfds path, and tokenization eagerly and in tf.data."""
+
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tasks.sentiment import data
+from tasks.sentiment.offline import offline_reviews
+
+CFG = dict(validation_fraction=0.2, test_fraction=0.25, seed=0, dataset="auto", tfds_dir=None)
+
+
+def cfg(**overrides):
+    return types.SimpleNamespace(**{**CFG, **overrides})
+
+
+def test_tsv_with_numeric_labels_and_stray_tab_and_quotes(tmp_path):
+    path = tmp_path / "reviews.tsv"
+    rows = [f'a "quoted"\treview {i}\t{i % 2}' for i in range(20)]
+    path.write_text("text\tlabel\n" + "\n".join(rows) + "\n")
+    splits = data.load_splits(cfg(data=str(path)))
+    texts = splits.train[0] + splits.validation[0] + splits.test[0]
+    assert len(texts) == 20 and len(splits.test[0]) == 5 and len(splits.validation[0]) == 3
+    assert all(t.startswith('a "quoted"\treview') for t in texts)
+
+
+def test_csv_with_label_names(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("sentiment,review\n" + "".join(f'{"pos" if i % 2 else "NEG"},"good, {i}"\n'
+                                                     for i in range(20)))
+    splits = data.load_splits(cfg(data=str(path)))
+    pairs = list(zip(*splits.train))
+    assert all(label == int(text.split(", ")[1]) % 2 for text, label in pairs)
+
+
+def _acl_folder(root, parts):
+    for part in parts:
+        for name in ("neg", "pos"):
+            folder = root / part / name
+            folder.mkdir(parents=True)
+            for i in range(6):
+                (folder / f"{i}_{3 if name == 'neg' else 8}.txt").write_text(f"{name} review {i}<br /><br />end")
+
+
+def test_aclimdb_folder_with_and_without_test(tmp_path):
+    _acl_folder(tmp_path / "full", ("train", "test"))
+    splits = data.load_splits(cfg(data=str(tmp_path / "full")))
+    assert len(splits.test[0]) == 12 and sorted(splits.test[1]) == [0] * 6 + [1] * 6
+    assert all(("pos" in t) == bool(y) for t, y in zip(*splits.train))
+    _acl_folder(tmp_path / "trainonly", ("train",))
+    splits = data.load_splits(cfg(data=str(tmp_path / "trainonly")))
+    assert len(splits.test[0]) == 3 and "held out" in splits.source
+
+
+def test_folder_that_is_not_aclimdb(tmp_path):
+    with pytest.raises(data.UserError, match="not aclImdb-style"):
+        data.load_splits(cfg(data=str(tmp_path)))
+
+
+def test_offline_fallback_when_imdb_cannot_be_downloaded(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
+    splits = data.load_splits(cfg(data=None, tfds_dir=str(tmp_path)))
+    assert splits.offline and "NOT IMDB" in splits.source
+    assert "IMDB could not be downloaded" in capsys.readouterr().out
+    with pytest.raises(data.UserError, match="needs a network connection"):
+        data.load_splits(cfg(data=None, dataset="imdb", tfds_dir=str(tmp_path)))
+
+
+def test_imdb_through_tensorflow_datasets(tmp_path):
+    with tfds.testing.mock_data(num_examples=40):
+        splits = data.load_splits(cfg(data=None, dataset="imdb", tfds_dir=str(tmp_path)))
+    assert not splits.offline and "imdb_reviews" in splits.source
+    assert len(splits.test[0]) == 40 and len(splits.train[0]) + len(splits.validation[0]) == 40
+    assert all(isinstance(t, str) for t in splits.train[0]) and set(splits.train[1]) <= {0, 1}
+
+
+def test_offline_set_is_deterministic_balanced_and_order_sensitive():
+    texts, labels = offline_reviews(400, seed=3)
+    assert (texts, labels) == offline_reviews(400, seed=3)
+    assert sum(labels) == 200
+    negated = [(t, y) for t, y in zip(texts, labels) if " but " not in t and " not " in t]
+    assert negated and all((any(w in t for w in ("dull", "boring", "awful", "terrible", "bland", "clumsy",
+                                                   "tedious", "lifeless", "silly", "messy"))) == bool(y)
+                           for t, y in negated)
+
+
+def test_standardize_eagerly_and_in_tf_data():
+    raw = ["Great <br /><br />movie!!", "DON'T watch", "Ünïcode ça"]
+    expected = [b"great movie ", b"don't watch", "ünïcode ça".encode()]
+    assert [s.strip() for s in data.standardize(tf.constant(raw)).numpy()] == [e.strip() for e in expected]
+    mapped = list(tf.data.Dataset.from_tensor_slices(raw).map(data.standardize).as_numpy_iterator())
+    assert [s.strip() for s in mapped] == [e.strip() for e in expected]
+
+
+def test_token_ids_cut_pad_and_handle_empty_eagerly_and_in_tf_data():
+    vectorizer = data.make_vectorizer(50, ["good", "bad", "film"])
+    texts = tf.constant(["good film", "", "bad " * 100])
+    ids = data.token_ids(vectorizer, texts, max_length=5).numpy()
+    assert ids.shape == (3, 5)
+    assert ids[0].tolist() == [2, 4, 0, 0, 0] and ids[1].tolist() == [0] * 5 and ids[2].tolist() == [3] * 5
+    only_empty = data.token_ids(vectorizer, tf.constant([""]), max_length=5).numpy()
+    assert only_empty.shape == (1, 1)
+    batched = next(iter(tf.data.Dataset.from_tensors(texts).map(lambda t: data.token_ids(vectorizer, t, 5))))
+    np.testing.assert_array_equal(batched.numpy(), ids)
+
+
+def test_pipeline_buckets_to_fixed_shapes_and_keeps_every_example():
+    vectorizer = data.make_vectorizer(50, ["w"])
+    texts = [" ".join(["w"] * n) for n in range(0, 45)]
+    config = types.SimpleNamespace(seed=0, max_length=40, batch_size=4, bucket_step=10)
+    batches = list(data.make_dataset((texts, [i % 2 for i in range(45)]), vectorizer, config, training=False))
+    assert {b[0].shape[1] for b in batches} <= {10, 20, 30, 40}
+    assert sum(b[0].shape[0] for b in batches) == 45

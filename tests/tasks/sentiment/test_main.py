@@ -1,0 +1,164 @@
+"""End to end: `python -m tasks.sentiment` trains, evaluates, exports; evaluate/predict; resume; bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo  # noqa: F401  (registers the zoo's layers for load_model)
+from tasks.common import training
+from tasks.common.cli import run_cli
+from tasks.sentiment.__main__ import main
+from tasks.sentiment.data import make_vectorizer, token_ids
+from tests.tasks.sentiment.conftest import TINY, run_recipe
+
+TEXTS = ["not bad at all", "the plot was really dull", "", "great " * 3000, "ünïcödé <br /> reviews!"]
+
+
+def test_run_writes_metrics_plots_and_a_versioned_export(trained):
+    tmp_path, metrics = trained
+    export = Path(metrics["export"])
+    assert export == tmp_path / "exports" / "sentiment" / "1"
+    assert (export / "saved_model.pb").exists()
+    for name in ("model.keras", "vocabulary.txt", "labels.txt", "config.json", "metrics.json", "versions.json",
+                 "training_curves.png", "confusion_matrix.png"):
+        assert (export / "assets.extra" / name).exists(), name
+    for name in ("metrics.json", "training_curves.png", "confusion_matrix.png"):
+        assert (tmp_path / "run" / name).exists()
+    saved = json.loads((export / "assets.extra" / "metrics.json").read_text())
+    assert saved["offline_data"] is True and "NOT IMDB" in saved["data"]
+    assert set(saved["test"]) >= {"accuracy", "precision", "recall", "f1", "confusion_matrix"}
+    assert np.sum(saved["test"]["confusion_matrix"]) == saved["test"]["examples"] == 600
+    assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves nothing to resume
+
+
+def test_export_takes_raw_strings_and_matches_the_trained_model(trained):
+    tmp_path, metrics = trained
+    export = Path(metrics["export"])
+    serve = tf.saved_model.load(str(export)).signatures["serving_default"]
+    out = serve(text=tf.constant(TEXTS))
+    probability = out["probability"].numpy()
+    assert probability.shape == (len(TEXTS),)
+    assert ((probability >= 0) & (probability <= 1)).all()
+    assert [label.decode() for label in out["label"].numpy()] == [
+        "positive" if p >= 0.5 else "negative" for p in probability]
+
+    # The same numbers from the .keras model and the saved vocabulary, outside the SavedModel.
+    model = keras.models.load_model(export / "assets.extra" / "model.keras")
+    vocabulary = (export / "assets.extra" / "vocabulary.txt").read_text(encoding="utf-8").splitlines()[2:]
+    config = json.loads((export / "assets.extra" / "config.json").read_text())
+    ids = token_ids(make_vectorizer(config["vocab_size"], vocabulary), tf.constant(TEXTS), config["max_length"])
+    expected = tf.sigmoid(model(ids)[:, 0]).numpy()
+    np.testing.assert_allclose(probability, expected, atol=1e-5)
+
+
+def test_next_run_exports_the_next_version_and_same_seed_gives_same_result(trained, tmp_path):
+    first_dir, first = trained
+    again = run_recipe(first_dir, "--dataset", "offline")
+    assert Path(again["export"]).name == "2"
+    assert again["test"] == first["test"]
+
+
+def test_evaluate_and_predict_commands(trained, tmp_path, capsys, monkeypatch):
+    _, metrics = trained
+    data = tmp_path / "labelled.tsv"
+    data.write_text("text\tlabel\nthe cast was truly superb\t1\nthe plot was not great at all\t0\n")
+    result = main(["evaluate", "--model", str(Path(metrics["export"]).parent), "--data", str(data)])
+    assert result["examples"] == 2 and 0 <= result["accuracy"] <= 1
+    assert '"accuracy"' in capsys.readouterr().out
+
+    predictions = main(["predict", "--model", metrics["export"], *TEXTS[:3]])
+    assert [label for label, _ in predictions] and all(0 <= p <= 1 for _, p in predictions)
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert len(lines) == 3 and lines[0].split("\t")[0] in ("positive", "negative")
+
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a dull film\nwonderful\n"))
+    assert len(main(["predict", "--model", metrics["export"]])) == 2
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops training like Ctrl-C after `epoch` epochs, once the backup of that epoch is written."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, capsys):
+    original = training.fit_callbacks
+    monkeypatch.setattr("tasks.common.training.fit_callbacks",
+                        lambda *a, **k: [*original(*a, **k), Interrupt(2)])
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(tmp_path, "--dataset", "offline", "--epochs", "3")
+    assert (tmp_path / "run" / "backup").exists()
+    assert not (tmp_path / "exports" / "sentiment").exists() or not any((tmp_path / "exports" / "sentiment").iterdir())
+
+    monkeypatch.setattr("tasks.common.training.fit_callbacks", original)
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--epochs", "3")
+    assert "resuming the interrupted run" in capsys.readouterr().out
+    assert metrics["training"]["epochs_run"] == 1  # only epoch 3 was left
+    assert Path(metrics["export"]).name == "1"
+
+
+def test_resume_with_different_flags_is_refused(tmp_path, capsys):
+    (tmp_path / "run" / "backup").mkdir(parents=True)
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"units": 999}))
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda argv: run_recipe(tmp_path, "--dataset", "offline"))
+    assert exit_info.value.code == 2
+    assert "different units" in capsys.readouterr().err
+
+
+def write(path, content):
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist"),
+    ("", "is empty"),
+    ("review_text\tstars\nok\t1\n", "needs a text column"),
+    ("text\tlabel\ngood\t1\nbad\t0\nmeh\t3\n", "'3' that are not one of two classes"),
+    (b"text\tlabel\n\xff\xfe bad bytes\t1\n", "is not UTF-8 text"),
+    ("text\tlabel\n", "has a header but no rows"),
+    ("text\tlabel\n" + "all good\t1\n" * 20, "has only one class"),
+])
+def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "data.tsv"
+    if content is not None:
+        write(path, content)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["--data", str(path), "--run-dir", str(tmp_path / "run"), *TINY])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_export_folder_that_is_not_a_saved_model(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["predict", "--model", str(tmp_path), "hello"])
+    assert exit_info.value.code == 2
+    assert "is not a SavedModel folder" in capsys.readouterr().err
+
+
+def test_naming_imdb_while_offline_is_an_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_cli(main, ["--dataset", "imdb", "--tfds-dir", str(tmp_path), "--run-dir", str(tmp_path / "run")])
+    assert "--dataset imdb needs a network connection" in capsys.readouterr().err
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tasks.sentiment", "--data", str(tmp_path / "missing.tsv")],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": str(Path(__file__).parents[3]), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "does not exist" in result.stderr
