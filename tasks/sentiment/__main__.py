@@ -16,42 +16,48 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import UserError, add_config_flags, config_from_args, run_cli  # noqa: E402
+from tasks.common.cli import Parser, UserError, add_config_flags, config_from_args, run_cli  # noqa: E402
+from tasks.common.export import write_json_atomic  # noqa: E402
+
+# TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
-def field(default, help, **more):  # noqa: A002  (argparse's word)
+def flag(default, help, **more):  # noqa: A002  (argparse's word)
+    """A config field that becomes a command-line flag with this help text."""
     return dataclasses.field(default=default, metadata={"help": help, **more})
 
 
 @dataclasses.dataclass
 class Config:
     # data
-    data: str | None = field(None, "local data: a TSV/CSV file with text and label columns, or an aclImdb folder")
-    dataset: str = field("auto", "auto: IMDB, or the offline set when it cannot be downloaded; imdb: IMDB or an "
+    data: str | None = flag(None, "local data: a TSV/CSV file with text and label columns, or an aclImdb folder")
+    dataset: str = flag("auto", "auto: IMDB, or the offline set when it cannot be downloaded; imdb: IMDB or an "
                                  "error; offline: the built-in generated set", choices=("auto", "imdb", "offline"))
-    tfds_dir: str | None = field(None, "tensorflow-datasets cache folder (default: ~/tensorflow_datasets)")
-    validation_fraction: float = field(0.1, "part of the training data held out for validation")
-    test_fraction: float = field(0.1, "part of a --data file held out as test when it has no test split")
-    vocab_size: int = field(20000, "vocabulary size, out-of-vocabulary and padding ids included")
-    max_length: int = field(400, "reviews are cut to this many tokens")
-    bucket_step: int = field(50, "width of the length buckets; batches are padded to a multiple of it")
+    tfds_dir: str | None = flag(None, "tensorflow-datasets cache folder (default: ~/tensorflow_datasets)")
+    validation_fraction: float = flag(0.1, "part of the training data held out for validation")
+    test_fraction: float = flag(0.1, "part of a --data file held out as test when it has no test split")
+    vocab_size: int = flag(20000, "vocabulary size, out-of-vocabulary and padding ids included")
+    max_length: int = flag(400, "reviews are cut to this many tokens")
+    bucket_step: int = flag(50, "width of the length buckets; batches are padded to a multiple of it")
     # model
-    cell: str = field("lstm", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
-    bidirectional: bool = field(True, "read each review in both directions")
-    layers: int = field(1, "stacked recurrent layers")
-    units: int = field(64, "units per direction and layer")
-    embedding_dim: int = field(128, "width of the word embedding")
-    dropout: float = field(0.3, "dropout on each recurrent layer's inputs")
+    cell: str = flag("lstm", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
+    bidirectional: bool = flag(True, "read each review in both directions")
+    layers: int = flag(1, "stacked recurrent layers")
+    units: int = flag(64, "units per direction and layer")
+    embedding_dim: int = flag(128, "width of the word embedding")
+    dropout: float = flag(0.3, "dropout on each recurrent layer's inputs")
+    pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
+                                "the words", choices=("last", "mean", "max"))
     # training
-    epochs: int = field(6, "maximum epochs (early stopping may end sooner)")
-    batch_size: int = field(64, "batch size of the longest bucket; shorter buckets take more reviews")
-    learning_rate: float = field(2e-3, "Adam learning rate")
-    patience: int = field(2, "epochs without a better validation loss before stopping")
-    xla: bool = field(True, "compile the training step with XLA (faster for LSTM/GRU on CPU)")
-    seed: int = field(0, "random seed: the same seed gives the same result on the same machine")
+    epochs: int = flag(6, "maximum epochs (early stopping may end sooner)")
+    batch_size: int = flag(64, "batch size of the longest bucket; shorter buckets take more reviews")
+    learning_rate: float = flag(2e-3, "Adam learning rate")
+    patience: int = flag(2, "epochs without a better validation loss before stopping")
+    xla: bool = flag(True, "compile the training step with XLA (faster for LSTM/GRU on CPU)")
+    seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
     # outputs
-    run_dir: str = field("runs/sentiment", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
-    export_dir: str = field("saved_models", "exports go to <export-dir>/sentiment/<version>/")
+    run_dir: str = flag("runs/sentiment", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
+    export_dir: str = flag("saved_models", "exports go to <export-dir>/sentiment/<version>/")
 
     def __post_init__(self):
         for name in ("vocab_size", "max_length", "bucket_step", "layers", "units", "embedding_dim", "epochs",
@@ -71,7 +77,7 @@ def train(cfg):
     import tensorflow as tf
 
     import zoo
-    from tasks.common.export import atomic_export, library_versions, write_json_atomic
+    from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import binary_metrics, plot_confusion, plot_history
     from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, set_seed
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
@@ -99,7 +105,8 @@ def train(cfg):
     # Model from the zoo: embedding -> (Bi)RNN stack -> one logit.
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(),
                       embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
-                      bidirectional=cfg.bidirectional, dropout=cfg.dropout, num_outputs=1)
+                      bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
+                      num_outputs=1)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
@@ -157,8 +164,6 @@ def _check_run_dir(run_dir, cfg):
                             "the same flags to resume, or pass another --run-dir.")
     if resuming:
         print(f"resuming the interrupted run in {run_dir}")
-    from tasks.common.export import write_json_atomic
-
     write_json_atomic(config_file, current)
     return resuming
 
@@ -201,7 +206,7 @@ def predict(args):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="python -m tasks.sentiment", description=__doc__,
+    top = Parser(prog="python -m tasks.sentiment", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command")
     add_config_flags(commands.add_parser("train", help="train, evaluate and export (the default)"), Config)

@@ -109,13 +109,16 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, capsys)
     assert Path(metrics["export"]).name == "1"
 
 
-def test_resume_with_different_flags_is_refused(tmp_path, capsys):
-    (tmp_path / "run" / "backup").mkdir(parents=True)
-    (tmp_path / "run" / "config.json").write_text(json.dumps({"units": 999}))
+def test_resume_with_different_flags_is_refused(tmp_path, monkeypatch, capsys):
+    original = training.fit_callbacks
+    monkeypatch.setattr("tasks.common.training.fit_callbacks",
+                        lambda *a, **k: [*original(*a, **k), Interrupt(1)])
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(tmp_path, "--dataset", "offline")
     with pytest.raises(SystemExit) as exit_info:
-        run_cli(lambda argv: run_recipe(tmp_path, "--dataset", "offline"))
+        run_cli(lambda argv: run_recipe(tmp_path, "--dataset", "offline", "--units", "9"))
     assert exit_info.value.code == 2
-    assert "different units" in capsys.readouterr().err
+    assert "holds an interrupted run with different units; rerun" in capsys.readouterr().err
 
 
 def write(path, content):
@@ -162,3 +165,17 @@ def test_command_line_error_has_no_traceback(tmp_path):
                             env={"PYTHONPATH": str(Path(__file__).parents[3]), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--cell", "transformer"], "invalid choice: 'transformer'"),
+    (["--units", "0"], "--units must be positive"),
+    (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+    (["predict"], "the following arguments are required: --model"),
+])
+def test_bad_flags_get_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
