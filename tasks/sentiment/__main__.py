@@ -44,14 +44,14 @@ class Config:
     bidirectional: bool = flag(True, "read each review in both directions")
     layers: int = flag(1, "stacked recurrent layers")
     units: int = flag(64, "units per direction and layer")
-    embedding_dim: int = flag(128, "width of the word embedding")
-    dropout: float = flag(0.3, "dropout on each recurrent layer's inputs")
+    embedding_dim: int = flag(64, "width of the word embedding")
+    dropout: float = flag(0.5, "dropout on each recurrent layer's inputs")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words", choices=("last", "mean", "max"))
     # training
     epochs: int = flag(6, "maximum epochs (early stopping may end sooner)")
     batch_size: int = flag(64, "batch size of the longest bucket; shorter buckets take more reviews")
-    learning_rate: float = flag(2e-3, "Adam learning rate")
+    learning_rate: float = flag(1e-3, "Adam learning rate")
     patience: int = flag(2, "epochs without a better validation loss before stopping")
     xla: bool = flag(True, "compile the training step with XLA (faster for LSTM/GRU on CPU)")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
