@@ -17,6 +17,9 @@ from tasks.sentiment.__main__ import main
 from tasks.sentiment.data import make_vectorizer, token_ids
 from tests.tasks.sentiment.conftest import TINY, run_recipe
 
+# One worker runs this module, so its trained recipe (module fixture) is made once.
+pytestmark = pytest.mark.xdist_group("sentiment_main")
+
 TEXTS = ["not bad at all", "the plot was really dull", "", "great " * 3000, "ünïcödé <br /> reviews!"]
 
 

@@ -1,0 +1,164 @@
+"""The real server over loopback: TF Serving's status, metadata and predict contract, hot pick-up, every error."""
+
+import base64
+import concurrent.futures
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.tasks.serve.conftest import running_server
+
+pytestmark = pytest.mark.xdist_group("serve")
+
+TEXTS = ["not bad at all", "a dull plot", "", "ünïcödé <br /> review"]
+FEATURES = [[[0.5, -1.0, 2.0], [1.0, 0.0, 0.3], [0.0, 0.0, 0.0]], [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [1.0, 1.0, 1.0]]]
+
+
+@pytest.fixture(scope="module")
+def server(model_base):
+    with running_server("--model-base-path", model_base, "--poll-seconds", "0.2", "--max-body-bytes", 20000) as c:
+        yield c
+
+
+def in_process(model_base, name, version=1, **inputs):
+    """What the SavedModel itself answers, loaded with tf.saved_model.load."""
+    fn = tf.saved_model.load(str(model_base / name / str(version))).signatures["serving_default"]
+    return {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+
+
+def test_status_and_metadata(server):
+    for name in ("sentiment", "tagger", "translator"):
+        status = server.get(f"/v1/models/{name}").json()
+        assert status == {"model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+        assert server.get(f"/v1/models/{name}/versions/1").json() == status
+    metadata = server.get("/v1/models/sentiment/metadata").json()
+    assert metadata["model_spec"] == {"name": "sentiment", "signature_name": "", "version": "1"}
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["text"]["dtype"] == "DT_STRING"
+    assert signature["inputs"]["text"]["tensor_shape"] == {"dim": [{"size": "-1"}]}
+    assert {k: v["dtype"] for k, v in signature["outputs"].items()} == {"probability": "DT_FLOAT",
+                                                                        "label": "DT_STRING"}
+    translator = server.get("/v1/models/translator/versions/1/metadata").json()
+    inputs = translator["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+    assert {k: v["dtype"] for k, v in inputs.items()} == {"tokens": "DT_INT32", "previous_tokens": "DT_INT32"}
+
+
+def test_row_and_columnar_predictions_equal_the_saved_model(server, model_base):
+    expected = in_process(model_base, "sentiment", text=TEXTS)
+    rows = server.post("/v1/models/sentiment:predict", json={"instances": TEXTS}).json()["predictions"]
+    assert [r["label"] for r in rows] == [label.decode() for label in expected["label"]]
+    np.testing.assert_allclose([r["probability"] for r in rows], expected["probability"], rtol=1e-6)
+
+    b64 = [{"b64": base64.b64encode(t.encode()).decode()} for t in TEXTS]
+    columns = server.post("/v1/models/sentiment/versions/1:predict", json={"inputs": {"text": b64}}).json()
+    np.testing.assert_allclose(columns["outputs"]["probability"], expected["probability"], rtol=1e-6)
+    named_rows = server.post("/v1/models/sentiment:predict", json={
+        "signature_name": "serving_default", "instances": [{"text": t} for t in TEXTS]}).json()
+    assert named_rows["predictions"] == rows
+
+    expected = in_process(model_base, "tagger", features=np.float32(FEATURES))["output_0"]
+    rows = server.post("/v1/models/tagger:predict", json={"instances": FEATURES}).json()
+    np.testing.assert_allclose(rows["predictions"], expected, rtol=1e-5, atol=1e-6)  # one output: bare rows
+    columns = server.post("/v1/models/tagger:predict", json={"inputs": FEATURES}).json()
+    np.testing.assert_allclose(columns["outputs"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_two_input_model_takes_named_rows(server, model_base):
+    tokens, previous = [[3, 4, 5, 0], [7, 2, 0, 0]], [[1, 6], [1, 9]]
+    expected = in_process(model_base, "translator", tokens=np.int32(tokens), previous_tokens=np.int32(previous))
+    instances = [{"tokens": t, "previous_tokens": p} for t, p in zip(tokens, previous)]
+    rows = server.post("/v1/models/translator:predict", json={"instances": instances}).json()["predictions"]
+    np.testing.assert_allclose(rows, expected["output_0"], rtol=1e-5, atol=1e-6)
+
+
+BAD_REQUESTS = [
+    ("post", "/v1/models/sentiment:predict", b"{not json", 400, "JSON Parse error"),
+    ("post", "/v1/models/sentiment:predict", b"[1, 2]", 400, "must be a JSON object"),
+    ("post", "/v1/models/sentiment:predict", {"rows": ["x"]}, 400, "Missing 'instances' or 'inputs'"),
+    ("post", "/v1/models/sentiment:predict", {"instances": []}, 400, "non-empty list"),
+    ("post", "/v1/models/nobody:predict", {"instances": ["x"]}, 404, "Servable not found"),
+    ("post", "/v1/models/sentiment/versions/9:predict", {"instances": ["x"]}, 404, "Specific(sentiment, 9)"),
+    ("get", "/v1/models/sentiment/versions/9", None, 404, "Specific(sentiment, 9)"),
+    ("get", "/v1/models/nobody/metadata", None, 404, "Servable not found"),
+    ("post", "/v1/models/sentiment:predict", {"signature_name": "nope", "instances": ["x"]}, 400,
+     "\"nope\" not found in signature def"),
+    ("post", "/v1/models/sentiment:predict", {"inputs": {"review": ["x"]}}, 400, "names inputs ['review']"),
+    ("post", "/v1/models/sentiment:predict", {"instances": [3, 4]}, 400, "takes strings (DT_STRING)"),
+    ("post", "/v1/models/sentiment:predict", {"instances": [{"b64": "***"}]}, 400, "not valid base64"),
+    ("post", "/v1/models/sentiment:predict", {"inputs": "just one"}, 400, "has shape []"),
+    ("post", "/v1/models/tagger:predict", {"instances": [[["a", 1, 2]]]}, 400, "takes numbers (DT_FLOAT)"),
+    ("post", "/v1/models/tagger:predict", {"instances": [[[1, 2]]]}, 400, "the signature takes [-1, -1, 3]"),
+    ("post", "/v1/models/tagger:predict", {"instances": [[[1, 2, 3]], [[1, 2, 3], [4, 5, 6]]]}, 400, "ragged"),
+    ("post", "/v1/models/translator:predict", {"instances": [{"tokens": [1.5], "previous_tokens": [1]}]}, 400,
+     "takes integers (DT_INT32)"),
+    ("post", "/v1/models/translator:predict", {"instances": [[1, 2]]}, 400, "must be an object naming each"),
+    ("post", "/v1/models/sentiment:predict", {"instances": ["x" * 30000]}, 413, "over the limit of 20000"),
+    ("get", "/v1/models/sentiment:predict", None, 405, "use POST"),
+    ("post", "/v1/models/sentiment:classify", {"instances": ["x"]}, 400, "':predict' only"),
+    ("get", "/v2/anything", None, 404, "no such endpoint"),
+]
+
+
+@pytest.mark.parametrize("method,path,body,status,message", BAD_REQUESTS, ids=[r[-1] for r in BAD_REQUESTS])
+def test_bad_requests_get_a_json_error_and_the_server_stays_up(server, method, path, body, status, message):
+    if isinstance(body, bytes):
+        response = server.post(path, content=body)
+    elif method == "post":
+        response = server.post(path, json=body)
+    else:
+        response = server.get(path)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    assert server.get("/healthz").json()["ready"] is True
+
+
+def test_concurrent_requests_get_their_own_answers(server, model_base):
+    texts = [f"review number {i} was {'great' if i % 2 else 'dull'}" for i in range(24)]
+    expected = in_process(model_base, "sentiment", text=texts)["probability"]
+
+    def ask(text):
+        return server.post("/v1/models/sentiment:predict", json={"instances": [text]}).json()["predictions"][0]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, texts))
+    np.testing.assert_allclose([a["probability"] for a in answers], expected, rtol=1e-6)
+
+
+def test_batching_merges_concurrent_requests_with_the_same_answers(model_base):
+    texts = [f"{'not ' * (i % 3)}a good film, take {i}" for i in range(32)]
+    expected = in_process(model_base, "sentiment", text=texts)["probability"]
+    with running_server("--model-base-path", model_base, "--batch-window-ms", 50, "--max-batch-size", 8,
+                        "--poll-seconds", 0) as client:
+        def ask(text):
+            return client.post("/v1/models/sentiment:predict", json={"instances": [text]}).json()
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(ask, texts))
+        # A request bigger than a batch runs alone; a tagger request has other shapes and is never merged with it.
+        big = client.post("/v1/models/sentiment:predict", json={"inputs": texts}).json()
+        tagger = client.post("/v1/models/tagger:predict", json={"instances": FEATURES})
+    np.testing.assert_allclose([a["predictions"][0]["probability"] for a in answers], expected, rtol=1e-5)
+    np.testing.assert_allclose(big["outputs"]["probability"], expected, rtol=1e-5)
+    assert tagger.status_code == 200
+
+
+def test_a_new_version_is_picked_up_without_a_restart(server, model_base):
+    # As our exports do: write under a hidden name, then rename to the next version.
+    staging = model_base / "tagger" / ".tmp-copy"
+    shutil.copytree(model_base / "tagger" / "1", staging)
+    os.rename(staging, model_base / "tagger" / "2")
+    # A folder still being written (no saved_model.pb yet) is not a version.
+    (model_base / "tagger" / "3" / "variables").mkdir(parents=True)
+    deadline = time.monotonic() + 30
+    while server.get("/v1/models/tagger").json()["model_version_status"][0]["version"] != "2":
+        assert time.monotonic() < deadline, "version 2 was not picked up"
+        time.sleep(0.2)
+    response = server.post("/v1/models/tagger/versions/2:predict", json={"instances": FEATURES})
+    assert response.status_code == 200
+    time.sleep(1)  # several polls later, the half-written 3 is still not served
+    assert [s["version"] for s in server.get("/v1/models/tagger").json()["model_version_status"]] == ["2"]
