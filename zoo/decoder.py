@@ -45,7 +45,9 @@ def decoder_layers(rnn, *, vocab_size, embedding_dim, attention):
     elif attention == "dot":  # Luong: q . k, with a learned scale
         layers["attention"] = keras.layers.Attention(use_scale=True, name="attention")
     if attention:
-        layers["attention_combine"] = keras.layers.Dense(rnn.units, activation="tanh", name="attention_combine")
+        # Linear, not Luong's tanh: measured on Tatoeba spa-eng (GRU 256, Adam 1e-3), a tanh here saturated and
+        # training stalled at the unigram loss (5.4 nats after an epoch), while linear or relu learned at once.
+        layers["attention_combine"] = keras.layers.Dense(rnn.units, name="attention_combine")
     return layers
 
 

@@ -6,6 +6,11 @@ import sys
 import typing
 
 
+def flag(default, help, **more):  # noqa: A002  (argparse's word)
+    """A config dataclass field that becomes a command-line flag with this help text (`choices=` too)."""
+    return dataclasses.field(default=default, metadata={"help": help, **more})
+
+
 class UserError(Exception):
     """A problem with the user's input or flags: reported as one line, exit code 2, no traceback."""
 
@@ -40,7 +45,6 @@ def add_config_flags(parser, config_class):
 
 def config_from_args(config_class, args):
     return config_class(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)})
-
 
 
 class Parser(argparse.ArgumentParser):

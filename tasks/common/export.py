@@ -6,6 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tasks.common.cli import UserError
+
 
 def next_version(model_dir):
     """The next free integer version under `model_dir` (1 for a new model)."""
@@ -35,6 +37,29 @@ def atomic_export(model_dir, write):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def version_folder(path, task):
+    """The SavedModel folder that `path` names: a version folder itself, or a model folder whose newest integer
+    version is taken. A UserError says what to pass when it is neither."""
+    path = Path(path)
+    if path.is_dir() and not (path / "saved_model.pb").exists():
+        versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        if versions:
+            path = versions[-1]
+    if not (path / "saved_model.pb").exists():
+        raise UserError(f"{path} is not a SavedModel folder (no saved_model.pb); pass an export such as "
+                        f"saved_models/{task}/1 or saved_models/{task}.")
+    return path
+
+
+def write_extras(folder, extras):
+    """`extras` ({file name: dict (written as JSON), or a path to copy}) into `folder`; missing paths are skipped."""
+    for name, content in extras.items():
+        if isinstance(content, dict):
+            write_json_atomic(Path(folder) / name, content)
+        elif Path(content).exists():
+            shutil.copy(content, Path(folder) / name)
 
 
 def write_json_atomic(path, data):

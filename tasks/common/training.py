@@ -1,6 +1,8 @@
 """fit() plumbing shared by the recipes: seeding, callbacks (early stopping, resume, TensorBoard, timing), and
 length bucketing."""
 
+import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -8,6 +10,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tasks.common.cli import UserError
+from tasks.common.export import write_json_atomic
 
 
 def set_seed(seed):
@@ -46,6 +51,26 @@ def fit_callbacks(run_dir, *, patience, samples_per_epoch, monitor="val_loss"):
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
     ]
+
+
+def prepare_run_dir(run_dir, cfg):
+    """Create `run_dir` and record `cfg` (a dataclass) in it. Returns True when an interrupted run with the same
+    config left a backup to resume from; a different config there is a UserError (changing only `epochs` or
+    `patience` is allowed)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_file = run_dir / "config.json"
+    current = dataclasses.asdict(cfg)
+    resuming = (run_dir / "backup").exists()
+    if resuming and config_file.exists():
+        previous = json.loads(config_file.read_text())
+        changed = sorted(k for k in current if previous.get(k) != current[k] and k not in ("epochs", "patience"))
+        if changed:
+            raise UserError(f"{run_dir} holds an interrupted run with different {', '.join(changed)}; rerun with "
+                            "the same flags to resume, or pass another --run-dir.")
+    if resuming:
+        print(f"resuming the interrupted run in {run_dir}")
+    write_json_atomic(config_file, current)
+    return resuming
 
 
 def fit_verbosity():

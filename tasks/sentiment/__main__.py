@@ -16,15 +16,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import Parser, UserError, add_config_flags, config_from_args, run_cli  # noqa: E402
+from tasks.common.cli import Parser, UserError, add_config_flags, config_from_args, flag, run_cli  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
-
-
-def flag(default, help, **more):  # noqa: A002  (argparse's word)
-    """A config field that becomes a command-line flag with this help text."""
-    return dataclasses.field(default=default, metadata={"help": help, **more})
 
 
 @dataclasses.dataclass
@@ -79,13 +74,13 @@ def train(cfg):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import binary_metrics, plot_confusion, plot_history
-    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, set_seed
+    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.serving import write_export
 
     set_seed(cfg.seed)
     run_dir = Path(cfg.run_dir)
-    resuming = _check_run_dir(run_dir, cfg)
+    resuming = prepare_run_dir(run_dir, cfg)
 
     # Data: validation comes out of the training data; the test split is only used once, at the end.
     splits = load_splits(cfg)
@@ -148,24 +143,6 @@ def train(cfg):
           f"{metrics['training']['samples_per_second'] or 0:.0f} samples/s")
     print(f"exported: {export}")
     return {**metrics, "export": str(export)}
-
-
-def _check_run_dir(run_dir, cfg):
-    """True when an interrupted run with the same config left a backup to resume from."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_file = run_dir / "config.json"
-    current = dataclasses.asdict(cfg)
-    resuming = (run_dir / "backup").exists()
-    if resuming and config_file.exists():
-        previous = json.loads(config_file.read_text())
-        changed = sorted(k for k in current if previous.get(k) != current[k] and k not in ("epochs", "patience"))
-        if changed:
-            raise UserError(f"{run_dir} holds an interrupted run with different {', '.join(changed)}; rerun with "
-                            "the same flags to resume, or pass another --run-dir.")
-    if resuming:
-        print(f"resuming the interrupted run in {run_dir}")
-    write_json_atomic(config_file, current)
-    return resuming
 
 
 def _predict(model, dataset):

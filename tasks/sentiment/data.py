@@ -1,7 +1,6 @@
 """Sentiment data: IMDB through tensorflow-datasets, a local file or aclImdb folder, or the offline stand-in;
 then a validation split, in-graph tokenization and length-bucketed tf.data pipelines."""
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_labelled_texts, read_text_file
 from tasks.common.training import bucket_by_length
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
@@ -103,14 +103,6 @@ def _offline(seed):
     train = offline_reviews(3000, seed)
     test = offline_reviews(600, seed + 1)
     return train, test, OFFLINE_NAME
-
-
-def _network_reachable(host, timeout=3.0):
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def _imdb(tfds_dir, *, explicit):

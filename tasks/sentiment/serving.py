@@ -1,13 +1,12 @@
 """The sentiment SavedModel: raw strings in, `probability` of positive and `label` out, tokenization in the graph."""
 
-import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.common.export import write_json_atomic
+from tasks.common.export import version_folder, write_extras
 from tasks.sentiment.data import LABEL_NAMES, token_ids
 
 
@@ -32,24 +31,13 @@ def write_export(directory, model, vectorizer, *, max_length, extras):
     model.save(extra / "model.keras")
     (extra / "vocabulary.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
-    for name, content in extras.items():
-        if isinstance(content, dict):
-            write_json_atomic(extra / name, content)
-        elif Path(content).exists():
-            shutil.copy(content, extra / name)
+    write_extras(extra, extras)
 
 
 def load_export(path):
     """The `serving_default` function of a sentiment export. `path` is a version folder, or a model folder whose
     newest version is taken."""
-    path = Path(path)
-    if path.is_dir() and not (path / "saved_model.pb").exists():
-        versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-        if versions:
-            path = versions[-1]
-    if not (path / "saved_model.pb").exists():
-        raise UserError(f"{path} is not a SavedModel folder (no saved_model.pb); pass an export such as "
-                        "saved_models/sentiment/1 or saved_models/sentiment.")
+    path = version_folder(path, "sentiment")
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise UserError(f"{path} has no serving_default signature; it is not a sentiment export.")

@@ -1,0 +1,169 @@
+"""Translation data: Tatoeba spa-eng from its public URL, a local TSV of pairs, or the offline stand-in; a test split
+grouped by target sentence; in-graph tokenization with [START]/[END]; length-bucketed teacher-forcing batches."""
+
+import random
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from tasks.common.cli import UserError
+from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
+from tasks.common.tables import read_text_file
+from tasks.translation.offline import NAME as OFFLINE_NAME
+from tasks.translation.offline import offline_pairs
+
+# The file the TensorFlow "NMT with attention" tutorial uses: English<TAB>Spanish per line.
+SPA_ENG_URL = "https://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip"
+SPA_ENG_HOST = "storage.googleapis.com"
+START, END = "[START]", "[END]"
+
+
+@dataclass
+class Splits:
+    train: list  # [(source, target)]
+    validation: list
+    test: list
+    source: str  # what the data is, written into every output
+    offline: bool = False
+
+
+def load_splits(cfg):
+    """Train / validation / test pairs as `cfg` (data, dataset, reverse, max_pairs, fractions, seed) asks."""
+    offline = False
+    if cfg.data:
+        pairs, source = read_pairs(cfg.data), f"file {cfg.data}"
+    elif cfg.dataset == "offline":
+        pairs, source, offline = offline_pairs(cfg.seed), OFFLINE_NAME, True
+    else:
+        path = _download_spa_eng(cfg.cache_dir, explicit=cfg.dataset == "spa-eng")
+        if path is None:
+            print(f"Tatoeba spa-eng could not be downloaded (no network) and no dataset was named: using the "
+                  f"{OFFLINE_NAME} set. Pass --data PATH for local pairs, or --dataset spa-eng to make this an error.")
+            pairs, source, offline = offline_pairs(cfg.seed), OFFLINE_NAME, True
+        else:
+            # The file is English<TAB>Spanish; the default direction is Spanish -> English, as in the tutorial.
+            pairs, source = [(s, t) for t, s in read_pairs(path)], "Tatoeba spa-eng (Spanish -> English)"
+    if cfg.reverse:
+        pairs = [(t, s) for s, t in pairs]
+        source += ", reversed"
+    if cfg.max_pairs:
+        pairs = pairs[:cfg.max_pairs]  # the files run from short to long sentences, as the tutorials take them
+    rest, test = split_by_target(pairs, cfg.test_fraction, cfg.seed)
+    train, validation = split_by_target(rest, cfg.validation_fraction, cfg.seed + 1)
+    for name, part in (("training", train), ("validation", validation), ("test", test)):
+        if not part:
+            raise UserError(f"the {name} split is empty: {len(pairs)} pairs are too few; give at least 20.")
+    return Splits(train, validation, test, source, offline)
+
+
+def read_pairs(path):
+    """(source, target) pairs from a TSV: `source<TAB>target` per line, extra columns ignored, Unicode NFC."""
+    lines = [line.rstrip("\r") for line in read_text_file(path).split("\n") if line.strip()]
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+            raise UserError(f"{path} line {number} is not 'source<TAB>target' (found {len(fields)} field(s)); "
+                            "each line needs a source sentence, a tab and its translation.")
+        pairs.append((unicodedata.normalize("NFC", fields[0].strip()), unicodedata.normalize("NFC", fields[1].strip())))
+    return pairs
+
+
+def split_by_target(pairs, fraction, seed):
+    """Hold out `fraction` of the pairs, taking whole groups of one target sentence, so no target is on both sides
+    (Tatoeba has several translations of one sentence). Deterministic for a seed. Returns (rest, held_out)."""
+    targets = list(dict.fromkeys(t for _, t in pairs))
+    random.Random(seed).shuffle(targets)
+    wanted, held = max(1, round(len(pairs) * fraction)), set()
+    count = {}
+    for _, t in pairs:
+        count[t] = count.get(t, 0) + 1
+    taken = 0
+    for t in targets:
+        if taken >= wanted:
+            break
+        held.add(t)
+        taken += count[t]
+    return [p for p in pairs if p[1] not in held], [p for p in pairs if p[1] in held]
+
+
+def _download_spa_eng(cache_dir, *, explicit):
+    import keras
+
+    cached = Path(cache_dir or Path.home() / ".keras") / "datasets" / "spa-eng_extracted" / "spa-eng" / "spa.txt"
+    if cached.exists():
+        return cached
+    if not _network_reachable(SPA_ENG_HOST):
+        if explicit:
+            raise UserError(f"--dataset spa-eng needs a network connection ({SPA_ENG_HOST} is not reachable) or a "
+                            "cached copy; for local pairs pass --data PATH.")
+        return None
+    folder = keras.utils.get_file("spa-eng.zip", SPA_ENG_URL, extract=True, cache_dir=cache_dir)
+    return Path(folder) / "spa-eng" / "spa.txt"
+
+
+# ---- tokenization and pipelines -------------------------------------------------------------------------------
+
+
+def standardize(text):
+    """Lowercase, punctuation kept as its own word, wrapped in [START] ... [END]; hyphenated words stay whole.
+
+    "¿Dónde está?" -> "[START] ¿ dónde está ? [END]". Letters of every script, with their accents, and numbers
+    stay. Core TensorFlow has no Unicode normalization op, so the training data is normalized to NFC when read, and
+    so is what nearly every keyboard and file produces.
+    """
+    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")  # undecodable bytes never fail
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, r"[^\pL\pN .?!,¿¡'-]", " ")
+    text = tf.strings.regex_replace(text, r"([.?!,¿¡])", r" \1 ")
+    return tf.strings.join([START, tf.strings.strip(text), END], separator=" ")
+
+
+def make_vectorizer(vocab_size, vocabulary=None):
+    """Word-level TextVectorization giving ragged ids (0 = padding, 1 = [UNK]), markers included."""
+    return tf.keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
+                                             vocabulary=vocabulary)
+
+
+def source_ids(vectorizer, texts, max_length):
+    """Dense source ids [batch, time] cut to `max_length` ([END] kept last), at least one step long."""
+    ids = _cut(vectorizer(texts), max_length)
+    return ids.to_tensor()
+
+
+def _cut(ids, max_length):
+    """Cut ragged ids to `max_length` while keeping the final [END]."""
+    return tf.concat([ids[:, :-1][:, :max_length - 1], ids[:, -1:]], axis=1)
+
+
+def teacher_forcing(source, target):
+    """Inputs and labels for one batch: the decoder reads the target shifted right and predicts it.
+
+    target [START] a b [END] -> previous_tokens [START] a b, labels a b [END]. Padding (0) in the labels is masked
+    by Keras through the decoder's embedding mask: the loss and accuracy count real tokens only.
+    """
+    return {"tokens": source, "previous_tokens": target[:, :-1]}, target[:, 1:]
+
+
+def make_dataset(pairs, source_vectorizer, target_vectorizer, cfg, *, training):
+    """Teacher-forcing batches, bucketed by length into a fixed set of padded shapes (one XLA compile each)."""
+    dataset = tf.data.Dataset.from_tensor_slices(([s for s, _ in pairs], [t for _, t in pairs]))
+    if training:
+        dataset = dataset.shuffle(len(pairs), seed=cfg.seed, reshuffle_each_iteration=True)
+    def tokenize(sources, targets):  # 1024 at a time: much faster than one by one
+        return _cut(source_vectorizer(sources), cfg.max_length), _cut(target_vectorizer(targets), cfg.max_length + 1)
+
+    def as_int32(source, target):  # also makes the unbatched ragged rows plain tensors, as bucketing needs
+        return tf.cast(source, tf.int32), tf.cast(target, tf.int32)
+
+    dataset = dataset.batch(1024).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().map(as_int32)
+    # Every pair is padded (source and target alike) to its bucket's top length; the last edge is above the longest
+    # possible pair (a target of max_length + 1 ids), as pad_to_bucket_boundary requires.
+    edges = list(range(cfg.bucket_step + 1, cfg.max_length + 2, cfg.bucket_step)) + [cfg.max_length + 2]
+    edges = sorted(set(edges))
+    dataset = dataset.bucket_by_sequence_length(
+        lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]), edges, [cfg.batch_size] * (len(edges) + 1),
+        pad_to_bucket_boundary=True, drop_remainder=training)
+    return dataset.map(teacher_forcing).prefetch(tf.data.AUTOTUNE)

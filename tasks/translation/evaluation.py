@@ -1,0 +1,38 @@
+"""Translation quality with sacreBLEU (corpus BLEU and chrF, one reference per pair), and attention heatmaps."""
+
+import numpy as np
+import sacrebleu
+
+from tasks.common.reports import plt
+
+
+def score_translations(hypotheses, references):
+    """Corpus BLEU and chrF of `hypotheses` against `references` (lists of strings, one reference each).
+
+    Our tokenizer lowercases and drops accents, so BLEU is computed case-insensitively (sacreBLEU's `lc` option, in
+    the signature string); chrF compares lowercased text too.
+    """
+    bleu = sacrebleu.metrics.BLEU(lowercase=True)
+    chrf = sacrebleu.metrics.CHRF(lowercase=True)
+    return {
+        "bleu": float(bleu.corpus_score(hypotheses, [references]).score),
+        "chrf": float(chrf.corpus_score(hypotheses, [references]).score),
+        "bleu_signature": str(bleu.get_signature()),
+    }
+
+
+def plot_attention(attention, path, title):
+    """One heatmap per sentence: target words (rows) against source words (columns), from an `attention` output."""
+    sentences = len(attention["translation"])
+    fig, axes = plt.subplots(1, sentences, figsize=(4.2 * sentences, 4.2), squeeze=False)
+    for ax, weights, source, target in zip(axes[0], np.asarray(attention["attention"]),
+                                           attention["source_tokens"].numpy(), attention["target_tokens"].numpy()):
+        source = [w.decode() for w in source if w]
+        target = [w.decode() for w in target if w]
+        ax.imshow(weights[:len(target), :len(source)], cmap="viridis", vmin=0, vmax=1)
+        ax.set_xticks(range(len(source)), source, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(target)), target, fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

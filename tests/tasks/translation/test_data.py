@@ -1,0 +1,87 @@
+"""Translation data: reading pairs, the grouped split, in-graph tokenization (eager and in tf.data), batches."""
+
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tasks.common.cli import UserError
+from tasks.translation.data import (END, START, make_dataset, make_vectorizer, read_pairs, source_ids,
+                                    split_by_target, standardize, teacher_forcing)
+from tasks.translation.offline import offline_pairs
+
+SENTENCES = ["¿Dónde está la estación?", "Tom's well-known car, 1984!", ""]
+EXPECTED = [f"{START} ¿ dónde está la estación ? {END}", f"{START} tom's well-known car , 1984 ! {END}",
+            f"{START}  {END}"]
+
+
+def test_standardize_eagerly_and_inside_tf_data():
+    eager = [s.decode() for s in standardize(tf.constant(SENTENCES)).numpy()]
+    mapped = [s.decode() for s in tf.data.Dataset.from_tensor_slices(SENTENCES).map(standardize).as_numpy_iterator()]
+    assert eager == mapped
+    assert [" ".join(s.split()) for s in eager] == [" ".join(s.split()) for s in EXPECTED]
+
+
+def test_undecodable_bytes_do_not_fail():
+    out = standardize(tf.constant([b"caf\xff bar"])).numpy()[0].decode()
+    assert out.startswith(START) and "bar" in out
+
+
+def test_read_pairs_ignores_extra_columns_and_normalizes_unicode(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("Hola.\tHello.\tCC-BY 2.0 attribution\ncafe\u0301\tcoffee\n", encoding="utf-8")
+    assert read_pairs(path) == [("Hola.", "Hello."), ("café", "coffee")]
+
+
+@pytest.mark.parametrize("content,message", [
+    ("just one column\n", "line 1 is not 'source<TAB>target'"),
+    ("a\tb\n\tb\n", "line 2 is not 'source<TAB>target'"),
+    ("", "is empty"),
+])
+def test_bad_pair_files(tmp_path, content, message):
+    path = tmp_path / "pairs.tsv"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        read_pairs(path)
+
+
+def test_split_by_target_keeps_each_target_on_one_side():
+    pairs = [(f"s{i}", f"t{i % 30}") for i in range(300)]
+    rest, held = split_by_target(pairs, 0.1, seed=3)
+    assert len(rest) + len(held) == 300 and 25 <= len(held) <= 40
+    assert not {t for _, t in rest} & {t for _, t in held}
+    assert split_by_target(pairs, 0.1, seed=3) == (rest, held)  # deterministic
+
+
+def test_offline_pairs_are_deterministic_and_need_reordering():
+    pairs = offline_pairs(0, count=300)
+    assert pairs == offline_pairs(0, count=300) and len(set(pairs)) == 300
+    assert ("veintiuno", "twenty-one") in offline_pairs(0, count=3000)
+
+
+def test_teacher_forcing_shifts_the_target_right():
+    target = tf.constant([[2, 5, 6, 3, 0]])
+    inputs, labels = teacher_forcing(tf.constant([[2, 7, 3]]), target)
+    assert inputs["previous_tokens"].numpy().tolist() == [[2, 5, 6, 3]]
+    assert labels.numpy().tolist() == [[5, 6, 3, 0]]
+
+
+def test_batches_have_fixed_bucket_shapes_and_padding_only_at_the_end():
+    pairs = offline_pairs(1, count=400)
+    source, target = make_vectorizer(200), make_vectorizer(200)
+    source.adapt([s for s, _ in pairs])
+    target.adapt([t for _, t in pairs])
+    cfg = types.SimpleNamespace(seed=0, max_length=10, bucket_step=4, batch_size=32)
+    seen = 0
+    for inputs, labels in make_dataset(pairs, source, target, cfg, training=False):
+        src, prev = inputs["tokens"].numpy(), inputs["previous_tokens"].numpy()
+        assert src.shape[1] in (4, 8, 11) and prev.shape == labels.shape == (len(src), src.shape[1] - 1)
+        end = target.get_vocabulary().index(END)
+        for row in labels.numpy():
+            n = np.count_nonzero(row)
+            assert (row[:n] > 0).all() and (row[n:] == 0).all() and row[n - 1] == end
+        seen += len(src)
+    assert seen == len(pairs)
+    ids = source_ids(source, tf.constant(["uno " * 50, ""]), 10).numpy()
+    assert ids.shape == (2, 10) and ids[0, -1] == source.get_vocabulary().index(END)

@@ -1,0 +1,140 @@
+"""End to end: `python -m tasks.translation` trains, scores, exports; the export against the Keras models;
+evaluate/translate; bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from tasks.common.cli import run_cli
+from tasks.translation.__main__ import main
+from tasks.translation.decoding import python_loop_greedy
+from tasks.translation.serving import SIGNATURES, Translator, vectorizers_from_files
+from tests.tasks.translation.conftest import TINY, run_recipe
+
+# One worker runs this module, so its trained recipe (module fixture) is made once.
+pytestmark = pytest.mark.xdist_group("translation_main")
+
+TEXTS = ["ciento veintitrés", "mil", "", "palabras desconocidas zzz qqq", "dos " * 40]
+
+
+def test_run_writes_metrics_plots_and_a_versioned_export(trained):
+    tmp_path, metrics = trained
+    export = Path(metrics["export"])
+    assert export == tmp_path / "exports" / "translation" / "1"
+    for name in ("model.keras", "source_vocabulary.txt", "target_vocabulary.txt", "config.json", "metrics.json",
+                 "versions.json", "training_curves.png", "attention.png"):
+        assert (export / "assets.extra" / name).exists(), name
+    saved = json.loads((export / "assets.extra" / "metrics.json").read_text())
+    assert saved["offline_data"] is True and "NOT Tatoeba" in saved["data"]
+    for decoder in ("greedy", "beam_3"):
+        assert 0 <= saved["test"][decoder]["bleu"] <= 100 and 0 <= saved["test"][decoder]["chrf"] <= 100
+        assert "case:lc" in saved["test"][decoder]["bleu_signature"]
+    assert len(saved["examples"]) == 2 and {"source", "reference", "greedy", "beam"} <= set(saved["examples"][0])
+    history = saved["history"]
+    assert history["loss"][-1] < history["loss"][0]  # it learns
+    assert not (tmp_path / "run" / "backup").exists()
+
+
+def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model(trained):
+    _, metrics = trained
+    export = Path(metrics["export"])
+    loaded = tf.saved_model.load(str(export))
+    assert set(SIGNATURES) <= set(loaded.signatures)
+    greedy = [t.decode() for t in loaded.signatures["serving_default"](text=tf.constant(TEXTS))["translation"].numpy()]
+    assert len(greedy) == len(TEXTS) and all(isinstance(t, str) for t in greedy)
+
+    # The same sentences decoded one at a time by a Python loop over the reloaded .keras model.
+    extra = export / "assets.extra"
+    config = json.loads((extra / "config.json").read_text())
+    model = keras.models.load_model(extra / "model.keras")
+    source_vectorizer, target_vectorizer = vectorizers_from_files(extra / "source_vocabulary.txt",
+                                                                  extra / "target_vocabulary.txt")
+    translator = Translator(model, source_vectorizer, target_vectorizer, max_length=config["max_length"],
+                            beam_width=1)
+    models = zoo.inference_models(model)
+    for text, exported in zip(TEXTS, greedy):
+        ids = python_loop_greedy(models, translator.source(tf.constant([text])), **translator.loop_args)
+        assert translator.detokenize(tf.constant([ids])).numpy()[0].decode() == exported
+
+    beam = loaded.signatures["beam_search"](text=tf.constant(TEXTS))["translation"].numpy()
+    assert beam.shape == (len(TEXTS),)
+    attention = loaded.signatures["attention"](text=tf.constant(TEXTS[:2]))
+    weights = attention["attention"].numpy()
+    assert weights.shape[0] == 2 and weights.shape[1] == attention["target_tokens"].shape[1]
+    assert weights.shape[2] == attention["source_tokens"].shape[1]
+    np.testing.assert_allclose(weights.sum(-1)[attention["target_tokens"].numpy() != b""], 1, atol=1e-5)
+
+
+def test_evaluate_and_translate_commands(trained, tmp_path, capsys, monkeypatch):
+    _, metrics = trained
+    data = tmp_path / "pairs.tsv"
+    data.write_text("dos\ttwo\ntres mil\tthree thousand\n")
+    result = main(["evaluate", "--model", str(Path(metrics["export"]).parent), "--data", str(data), "--beam"])
+    assert result["pairs"] == 2 and 0 <= result["bleu"] <= 100
+    capsys.readouterr()
+
+    assert len(main(["translate", "--model", metrics["export"], "dos", "cien"])) == 2
+    assert capsys.readouterr().out.count("\n") == 2  # one line per text, even an empty translation
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("uno\nnueve\n"))
+    assert len(main(["translate", "--model", metrics["export"]])) == 2
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist"),
+    ("", "is empty"),
+    ("only a source\n", "is not 'source<TAB>target'"),
+    (b"\xff\xfe\tbad\n", "is not UTF-8 text"),
+    ("a\tb\nc\td\n", "pairs are too few"),
+])
+def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "pairs.tsv"
+    if content is not None:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["--data", str(path), "--run-dir", str(tmp_path / "run"), *TINY])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "exports").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--attention", "luong"], "invalid choice: 'luong'"),
+    (["--max-length", "2"], "--max-length must be at least 3"),
+    (["--beam-width", "0"], "--beam-width must be positive"),
+    (["translate"], "the following arguments are required: --model"),
+])
+def test_bad_flags_get_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_naming_the_dataset_while_offline_is_an_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_cli(main, ["--dataset", "spa-eng", "--cache-dir", str(tmp_path), "--run-dir", str(tmp_path / "run")])
+    assert "--dataset spa-eng needs a network connection" in capsys.readouterr().err
+
+
+def test_export_folder_that_is_not_a_saved_model(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["translate", "--model", str(tmp_path), "hola"])
+    assert exit_info.value.code == 2
+    assert "is not a SavedModel folder" in capsys.readouterr().err
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tasks.translation", "--data", str(tmp_path / "missing.tsv")],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": str(Path(__file__).parents[3]), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "does not exist" in result.stderr
