@@ -7,15 +7,17 @@ import pytest
 
 import zoo
 from tasks.serve.launch import serving
-from tests.tasks.sentiment.conftest import run_recipe
+from tests.tasks.sentiment.conftest import run_recipe as run_sentiment
+from tests.tasks.translation.conftest import run_recipe as run_translation
 
 
 @pytest.fixture(scope="session")
 def model_base(tmp_path_factory):
-    """saved_models-style folder: the sentiment recipe's export (strings in, two outputs), a per-step tagger
-    (floats in) and a seq2seq model (two int inputs)."""
+    """saved_models-style folder: every recipe's export (sentiment: strings in, two outputs; translation: strings
+    in and out, three signatures), a zoo tagger (floats in) and a raw zoo seq2seq model (two int inputs)."""
     work = tmp_path_factory.mktemp("serve")
-    run_recipe(work, "--dataset", "offline", "--epochs", "1")
+    run_sentiment(work, "--dataset", "offline", "--epochs", "1")
+    run_translation(work, "--dataset", "offline", "--epochs", "1")
     base = work / "exports"
     zoo.build("many_to_many", input="features", feature_dim=3, num_outputs=4, units=4).export(
         str(base / "tagger" / "1"), verbose=False)

@@ -24,14 +24,14 @@ def server(model_base):
         yield c
 
 
-def in_process(model_base, name, version=1, **inputs):
+def in_process(model_base, name, version=1, signature="serving_default", **inputs):
     """What the SavedModel itself answers, loaded with tf.saved_model.load."""
-    fn = tf.saved_model.load(str(model_base / name / str(version))).signatures["serving_default"]
+    fn = tf.saved_model.load(str(model_base / name / str(version))).signatures[signature]
     return {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
 
 def test_status_and_metadata(server):
-    for name in ("sentiment", "tagger", "translator"):
+    for name in ("sentiment", "translation", "tagger", "translator"):
         status = server.get(f"/v1/models/{name}").json()
         assert status == {"model_version_status": [
             {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
@@ -66,6 +66,19 @@ def test_row_and_columnar_predictions_equal_the_saved_model(server, model_base):
     np.testing.assert_allclose(rows["predictions"], expected, rtol=1e-5, atol=1e-6)  # one output: bare rows
     columns = server.post("/v1/models/tagger:predict", json={"inputs": FEATURES}).json()
     np.testing.assert_allclose(columns["outputs"], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "beam_search"])
+def test_translation_strings_in_and_out_with_each_signature(server, model_base, signature):
+    texts = ["ciento dos", "mil", ""]
+    expected = [t.decode() for t in in_process(model_base, "translation", signature=signature, text=texts)[
+        "translation"]]
+    response = server.post("/v1/models/translation:predict", json={"signature_name": signature, "instances": texts})
+    assert response.json() == {"predictions": expected}
+    attention = server.post("/v1/models/translation:predict",
+                            json={"signature_name": "attention", "inputs": {"text": texts}}).json()["outputs"]
+    assert set(attention) == {"translation", "attention", "source_tokens", "target_tokens"}
+    assert len(attention["attention"]) == 3
 
 
 def test_two_input_model_takes_named_rows(server, model_base):
