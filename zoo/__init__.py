@@ -22,7 +22,8 @@ def build(name, **config):
 
     Common arguments (all keyword-only):
       input: 'tokens' | 'features' | 'frames' (sequence patterns) or 'features' (a vector, for one_to_*), with
-        vocab_size / embedding_dim, feature_dim, or frame_shape=(h, w, c) / frame_filters; sequence_length and
+        vocab_size / embedding_dim, feature_dim, or frame_shape=(h, w, c) / frame_filters /
+        frame_pooling ('average' or 'flatten', which keeps positions); sequence_length and
         batch_size to fix those dimensions.
       cell: 'simple_rnn' | 'lstm' | 'gru'; units; num_layers; bidirectional and merge_mode; dropout;
         recurrent_dropout; activation: 'tanh' | 'relu' | 'sigmoid'; stateful (with batch_size) for truncated BPTT.

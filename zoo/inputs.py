@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 INPUT_KINDS = ("tokens", "features", "frames")
+FRAME_POOLINGS = ("average", "flatten")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -87,25 +88,30 @@ def sequence_input(kind, *, name, batch_size=None, vocab_size=None, feature_dim=
     return keras.Input(shape=(sequence_length, *frame_shape), batch_size=batch_size, name=name)
 
 
-def embed_steps(kind, inputs, *, prefix, vocab_size=None, embedding_dim=64, frame_filters=(16, 32)):
+def embed_steps(kind, inputs, *, prefix, vocab_size=None, embedding_dim=64, frame_filters=(16, 32),
+                frame_pooling="average"):
     """Per-step vectors [batch, time, dim] from `inputs`, with the padding mask attached."""
     if kind == "tokens":
         return keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding")(inputs)
     if kind == "features":
         return StepPaddingMask(name=f"{prefix}padding_mask")([inputs, inputs])
     frame_features = FoldedTimeDistributed(
-        frame_encoder(inputs.shape[2:], frame_filters, name=f"{prefix}frame_encoder"), name=f"{prefix}frame_cnn"
+        frame_encoder(inputs.shape[2:], frame_filters, pooling=frame_pooling, name=f"{prefix}frame_encoder"),
+        name=f"{prefix}frame_cnn"
     )(inputs)
     return StepPaddingMask(name=f"{prefix}padding_mask")([frame_features, inputs])
 
 
-def frame_encoder(frame_shape, filters, *, name):
-    """A small CNN that maps one frame [height, width, channels] to a vector [filters[-1]]."""
+def frame_encoder(frame_shape, filters, *, name, pooling="average"):
+    """A small CNN that maps one frame [height, width, channels] to a vector: [filters[-1]] after global average
+    pooling, which forgets where things are in the frame, or the whole last feature map flattened, which keeps it
+    (needed to tell motion from one frame to the next)."""
     layers = [keras.Input(shape=tuple(frame_shape))]
     for i, width in enumerate(filters):
         layers += [
             keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv_{i}"),
             keras.layers.MaxPooling2D(2, padding="same", name=f"pool_{i}"),
         ]
-    layers.append(keras.layers.GlobalAveragePooling2D(name="average"))
+    layers.append(keras.layers.GlobalAveragePooling2D(name="average") if pooling == "average"
+                  else keras.layers.Flatten(name="flatten"))
     return keras.Sequential(layers, name=name)

@@ -7,7 +7,7 @@ to read a Keras traceback to find a typo.
 import dataclasses
 
 from zoo.cells import ACTIVATIONS, CELLS, MERGE_MODES
-from zoo.inputs import INPUT_KINDS
+from zoo.inputs import FRAME_POOLINGS, INPUT_KINDS
 
 
 def _choice(name, value, choices):
@@ -67,6 +67,7 @@ class InputSpec:
     feature_dim: int | None = None  # features: floats per step (and the width of one_to_* input vectors)
     frame_shape: tuple | None = None  # frames: (height, width, channels)
     frame_filters: tuple = (16, 32)  # frames: Conv2D widths of the per-frame CNN
+    frame_pooling: str = "average"  # frames: "average" (position-free features) or "flatten" (keeps where things are)
     sequence_length: int | None = None  # fixed number of steps, or None for any length
     batch_size: int | None = None  # fixed batch size; required by stateful models
 
@@ -87,6 +88,7 @@ class InputSpec:
                 _positive_int("frame_shape entries", v)
             for v in self.frame_filters:
                 _positive_int("frame_filters entries", v)
+            _choice("frame_pooling", self.frame_pooling, FRAME_POOLINGS)
         for name in ("sequence_length", "batch_size"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
@@ -100,7 +102,7 @@ class InputSpec:
     def embed_args(self):
         """Keyword arguments for `zoo.inputs.embed_steps`."""
         return dict(vocab_size=self.vocab_size, embedding_dim=self.embedding_dim,
-                    frame_filters=tuple(self.frame_filters))
+                    frame_filters=tuple(self.frame_filters), frame_pooling=self.frame_pooling)
 
 
 def field_names(spec_class):

@@ -35,6 +35,7 @@ def contract_cases():
                                               bidirectional=bidirectional)))
     attentions = itertools.cycle(("additive", "dot", "none"))
     poolings = itertools.cycle(("last", "mean", "max", "last"))
+    frame_poolings = itertools.cycle(("average", "flatten"))
     for pattern in ("many_to_one", "many_to_many", "seq2seq"):
         for i, (cell, bidirectional, kind) in enumerate(itertools.product(CELLS, (False, True), INPUT_SIZES)):
             config = dict(cell=cell, bidirectional=bidirectional, input=kind, num_layers=1 + i % 2)
@@ -44,6 +45,8 @@ def contract_cases():
                 config.update(num_outputs=NUM_OUTPUTS)
             if pattern == "many_to_one":
                 config.update(pooling=next(poolings))
+            if kind == "frames":
+                config.update(frame_pooling=next(frame_poolings))
             cases.append((pattern, config))
     return [(case_id(p, c), p, {**TINY, **INPUT_SIZES.get(c["input"], {}), **_vector_size(c), **c})
             for p, c in cases]
@@ -56,7 +59,7 @@ def _vector_size(config):
 def case_id(pattern, config):
     parts = [pattern, config["cell"], config["input"]]
     parts += ["bidirectional"] * bool(config.get("bidirectional"))
-    parts += [f"{k}={config[k]}" for k in ("decoder", "attention", "pooling") if k in config]
+    parts += [f"{k}={config[k]}" for k in ("decoder", "attention", "pooling", "frame_pooling") if k in config]
     parts += [f"layers={config.get('num_layers')}"] * (config.get("num_layers", 1) > 1)
     return "-".join(str(p) for p in parts)
 

@@ -25,6 +25,8 @@ SEQUENCE = dict(input="tokens", vocab_size=10, num_outputs=2)
     ("many_to_one", dict(input="tokens", num_outputs=2), "input='tokens' needs vocab_size=..."),
     ("many_to_one", dict(input="features", num_outputs=2), "input='features' needs feature_dim=..."),
     ("many_to_one", dict(input="frames", frame_shape=(8, 8), num_outputs=2), "give (height, width, channels)"),
+    ("many_to_one", dict(input="frames", frame_shape=(8, 8, 1), num_outputs=2, frame_pooling="max"),
+     "frame_pooling='max' is not valid; choose one of: 'average', 'flatten'"),
     ("many_to_one", dict(input="tokens", vocab_size=10), "many_to_one needs num_outputs=..."),
     ("one_to_one", dict(SEQUENCE), "one_to_one takes input='features', not 'tokens'"),
     ("one_to_one", dict(feature_dim=3, num_outputs=2, bidirectional=True),
