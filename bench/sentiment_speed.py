@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import time
-import types
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -43,6 +43,26 @@ def add_config_flags(parser, config_class):
                             help=help_text)
 
 
+def recipe_parser(prog, description, config_class):
+    """A recipe's parser with its default `train` command (one flag per config field). Returns (parser,
+    subparsers) so the recipe can add its other commands."""
+    top = Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command")
+    add_config_flags(commands.add_parser("train", help="train, evaluate and export (the default)"), config_class)
+    return top, commands
+
+
+def dispatch(argv, parser, commands, config_class, train):
+    """Parse `argv` (`train` when no command is named) and run it: `commands[name](args)`, or `train(config)`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", *commands, "-h", "--help"):
+        argv = ["train", *argv]
+    args = parser.parse_args(argv)
+    if args.command in commands:
+        return commands[args.command](args)
+    return train(config_from_args(config_class, args))
+
+
 def config_from_args(config_class, args):
     return config_class(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)})
 

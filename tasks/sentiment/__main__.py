@@ -6,7 +6,6 @@
     python -m tasks.sentiment predict --model saved_models/sentiment "not bad at all" "a dull mess"
 """
 
-import argparse
 import dataclasses
 import json
 import os
@@ -16,7 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import Parser, UserError, add_config_flags, config_from_args, flag, run_cli  # noqa: E402
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -183,10 +182,7 @@ def predict(args):
 
 
 def parser():
-    top = Parser(prog="python -m tasks.sentiment", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = top.add_subparsers(dest="command")
-    add_config_flags(commands.add_parser("train", help="train, evaluate and export (the default)"), Config)
+    top, commands = recipe_parser("python -m tasks.sentiment", __doc__, Config)
     ev = commands.add_parser("evaluate", help="accuracy, precision, recall, F1 of an export on a labelled file")
     ev.add_argument("--model", required=True, help="an export folder (saved_models/sentiment[/<version>])")
     ev.add_argument("--data", required=True, help="a TSV/CSV file with text and label columns")
@@ -197,15 +193,7 @@ def parser():
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate", "predict", "-h", "--help"):
-        argv = ["train", *argv]  # training is the default command
-    args = parser().parse_args(argv)
-    if args.command == "evaluate":
-        return evaluate(args)
-    if args.command == "predict":
-        return predict(args)
-    return train(config_from_args(Config, args))
+    return dispatch(argv, parser(), {"evaluate": evaluate, "predict": predict}, Config, train)
 
 
 if __name__ == "__main__":

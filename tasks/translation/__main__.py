@@ -7,7 +7,6 @@ chrF on held-out pairs, exported as a SavedModel that maps source strings to tra
     python -m tasks.translation translate --model saved_models/translation "¿Dónde está la estación?"
 """
 
-import argparse
 import dataclasses
 import json
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import Parser, UserError, add_config_flags, config_from_args, flag, run_cli  # noqa: E402
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -205,10 +204,7 @@ def translate(args):
 
 
 def parser():
-    top = Parser(prog="python -m tasks.translation", description=__doc__,
-                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = top.add_subparsers(dest="command")
-    add_config_flags(commands.add_parser("train", help="train, evaluate and export (the default)"), Config)
+    top, commands = recipe_parser("python -m tasks.translation", __doc__, Config)
     ev = commands.add_parser("evaluate", help="BLEU and chrF of an export on a TSV of source<TAB>target pairs")
     ev.add_argument("--model", required=True, help="an export folder (saved_models/translation[/<version>])")
     ev.add_argument("--data", required=True, help="a TSV file of source<TAB>target pairs")
@@ -222,15 +218,7 @@ def parser():
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate", "translate", "-h", "--help"):
-        argv = ["train", *argv]  # training is the default command
-    args = parser().parse_args(argv)
-    if args.command == "evaluate":
-        return evaluate(args)
-    if args.command == "translate":
-        return translate(args)
-    return train(config_from_args(Config, args))
+    return dispatch(argv, parser(), {"evaluate": evaluate, "translate": translate}, Config, train)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ FEATURES = [[[0.5, -1.0, 2.0], [1.0, 0.0, 0.3], [0.0, 0.0, 0.0]], [[0.1, 0.2, 0.
 
 @pytest.fixture(scope="module")
 def server(model_base):
-    with running_server("--model-base-path", model_base, "--poll-seconds", "0.2", "--max-body-bytes", 20000) as c:
+    with running_server("--model-base-path", model_base, "--poll-seconds", "0.2", "--max-body-bytes", 200000) as c:
         yield c
 
 
@@ -31,7 +31,7 @@ def in_process(model_base, name, version=1, signature="serving_default", **input
 
 
 def test_status_and_metadata(server):
-    for name in ("sentiment", "translation", "tagger", "translator"):
+    for name in ("sentiment", "translation", "video_frames", "tagger", "translator"):
         status = server.get(f"/v1/models/{name}").json()
         assert status == {"model_version_status": [
             {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
@@ -81,6 +81,23 @@ def test_translation_strings_in_and_out_with_each_signature(server, model_base, 
     assert len(attention["attention"]) == 3
 
 
+def test_video_frames_as_uint8_or_float_with_any_clip_length(server, model_base):
+    from tasks.video_frames.synthetic import generate_clips
+
+    clips = generate_clips(2, seed=4, size=16, min_frames=5, max_frames=7)[0]
+    expected = in_process(model_base, "video_frames", signature="serving_uint8", frames=clips)
+    rows = server.post("/v1/models/video_frames:predict", json={"signature_name": "serving_uint8",
+                                                                "instances": clips.tolist()}).json()["predictions"]
+    np.testing.assert_allclose([r["probabilities"] for r in rows], expected["probabilities"], atol=1e-6)
+    assert [r["labels"] for r in rows] == [[label.decode() for label in row] for row in expected["labels"]]
+    floats = server.post("/v1/models/video_frames:predict",
+                         json={"inputs": (clips[:1] / 255).tolist()}).json()["outputs"]
+    np.testing.assert_allclose(floats["probabilities"], expected["probabilities"][:1], atol=1e-5)
+    too_bright = server.post("/v1/models/video_frames:predict",
+                             json={"signature_name": "serving_uint8", "inputs": [[[[[256, 0, 0]]]]]})
+    assert too_bright.status_code == 400 and "outside DT_UINT8's range" in too_bright.json()["error"]
+
+
 def test_two_input_model_takes_named_rows(server, model_base):
     tokens, previous = [[3, 4, 5, 0], [7, 2, 0, 0]], [[1, 6], [1, 9]]
     expected = in_process(model_base, "translator", tokens=np.int32(tokens), previous_tokens=np.int32(previous))
@@ -110,7 +127,7 @@ BAD_REQUESTS = [
     ("post", "/v1/models/translator:predict", {"instances": [{"tokens": [1.5], "previous_tokens": [1]}]}, 400,
      "takes integers (DT_INT32)"),
     ("post", "/v1/models/translator:predict", {"instances": [[1, 2]]}, 400, "must be an object naming each"),
-    ("post", "/v1/models/sentiment:predict", {"instances": ["x" * 30000]}, 413, "over the limit of 20000"),
+    ("post", "/v1/models/sentiment:predict", {"instances": ["x" * 300000]}, 413, "over the limit of 200000"),
     ("get", "/v1/models/sentiment:predict", None, 405, "use POST"),
     ("post", "/v1/models/sentiment:classify", {"instances": ["x"]}, 400, "':predict' only"),
     ("get", "/v2/anything", None, 404, "no such endpoint"),

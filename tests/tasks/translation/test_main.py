@@ -16,7 +16,7 @@ from tasks.common.cli import run_cli
 from tasks.translation.__main__ import main
 from tasks.translation.decoding import python_loop_greedy
 from tasks.translation.serving import SIGNATURES, Translator, vectorizers_from_files
-from tests.tasks.translation.conftest import TINY, run_recipe
+from tests.tasks.translation.conftest import TINY
 
 # One worker runs this module, so its trained recipe (module fixture) is made once.
 pytestmark = pytest.mark.xdist_group("translation_main")

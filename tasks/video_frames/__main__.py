@@ -1,0 +1,202 @@
+"""Video-frame classification recipe: a per-frame CNN feeding a (bidirectional) RNN that labels every frame of a
+clip (many-to-many) or the whole clip (many-to-one), exported as a SavedModel that takes raw frames.
+
+    python -m tasks.video_frames                                # the built-in moving-digits set, a label per frame
+    python -m tasks.video_frames --target clip                  # one label per clip
+    python -m tasks.video_frames --data videos/                 # a folder of videos with labels.csv
+    python -m tasks.video_frames evaluate --model saved_models/video_frames --data videos/
+    python -m tasks.video_frames predict --model saved_models/video_frames clip.mp4
+"""
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
+from tasks.common.export import write_json_atomic  # noqa: E402
+
+# TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
+
+
+@dataclasses.dataclass
+class Config:
+    # data
+    data: str | None = flag(None, "a folder of videos (mp4/avi/gif) with labels.csv: file,label per clip, or "
+                                  "file,frame,label per frame")
+    dataset: str = flag("generated", "generated: the built-in moving-digits set; ucf101: UCF101 clip labels from "
+                                     "tensorflow-datasets", choices=("generated", "ucf101"))
+    tfds_dir: str | None = flag(None, "tensorflow-datasets cache folder (default: ~/tensorflow_datasets)")
+    target: str = flag("frames", "a label for every frame (many-to-many) or one for the clip (many-to-one)",
+                       choices=("frames", "clip"))
+    train_clips: int = flag(3000, "generated (or UCF101) training clips")
+    eval_clips: int = flag(500, "generated validation clips, and as many test clips")
+    frame_size: int = flag(32, "frames are resized to this many pixels square")
+    max_frames: int = flag(32, "longer clips are evenly subsampled to this many frames")
+    validation_fraction: float = flag(0.1, "part of a --data folder's clips held out for validation")
+    test_fraction: float = flag(0.2, "part of a --data folder's clips held out for the test")
+    # model
+    cell: str = flag("gru", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
+    bidirectional: bool = flag(True, "read each clip in both directions (the first frames then see what follows)")
+    layers: int = flag(1, "stacked recurrent layers")
+    units: int = flag(64, "units per direction and layer")
+    filters: str = flag("16,32", "Conv2D widths of the per-frame CNN, comma-separated")
+    dropout: float = flag(0.2, "dropout on each recurrent layer's inputs")
+    # training
+    epochs: int = flag(15, "maximum epochs (early stopping may end sooner)")
+    batch_size: int = flag(32, "clips per batch")
+    learning_rate: float = flag(2e-3, "Adam learning rate")
+    patience: int = flag(3, "epochs without a better validation loss before stopping")
+    xla: bool = flag(False, "compile the training step with XLA")
+    seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
+    run_dir: str = flag("runs/video_frames", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
+    export_dir: str = flag("saved_models", "exports go to <export-dir>/video_frames/<version>/")
+
+    def __post_init__(self):
+        for name in ("train_clips", "eval_clips", "frame_size", "max_frames", "layers", "units", "epochs",
+                     "batch_size"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)}).")
+        for name in ("validation_fraction", "test_fraction", "dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
+        if self.dataset == "ucf101" and self.target != "clip" and not self.data:
+            raise UserError("--dataset ucf101 has clip labels only; pass --target clip.")
+        if self.frame_size < 4 or self.frame_size % 4:
+            raise UserError(f"--frame-size must be a multiple of 4, at least 4 (got {self.frame_size}).")
+        try:
+            widths = [int(w) for w in self.filters.split(",")]
+        except ValueError:
+            widths = []
+        if not widths or min(widths) <= 0:
+            raise UserError(f"--filters must be positive integers separated by commas, e.g. 16,32 "
+                            f"(got {self.filters!r}).")
+
+
+def train(cfg):
+    """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    import keras
+    import numpy as np
+
+    import zoo
+    from tasks.common.export import atomic_export, library_versions
+    from tasks.common.reports import plot_confusion, plot_history
+    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+    from tasks.video_frames.data import load_splits, make_dataset
+    from tasks.video_frames.evaluation import plot_accuracy_by_position, plot_frame_strip, video_metrics
+    from tasks.video_frames.serving import write_export
+
+    set_seed(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    prepare_run_dir(run_dir, cfg)
+
+    # Data: generated splits come from different seeds; the test split is used once, at the end.
+    splits = load_splits(cfg)
+    print(f"data: {splits.source}: {len(splits.train.lengths)} train / {len(splits.validation.lengths)} validation "
+          f"/ {len(splits.test.lengths)} test clips, {len(splits.classes)} classes, target: {cfg.target}")
+    train_ds = make_dataset(splits.train, cfg, training=True)
+    val_ds = make_dataset(splits.validation, cfg, training=False)
+
+    # Model from the zoo: per-frame CNN (keeping where things are) -> (Bi)RNN -> a softmax per frame or per clip.
+    channels = splits.train.clips.shape[-1]
+    model = zoo.build("many_to_many" if cfg.target == "frames" else "many_to_one", input="frames",
+                      frame_shape=(cfg.frame_size, cfg.frame_size, channels),
+                      frame_filters=[int(w) for w in cfg.filters.split(",")], frame_pooling="flatten",
+                      cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
+                      dropout=cfg.dropout, num_outputs=len(splits.classes))
+    # Padded frames carry the input's mask to the outputs, so the loss and accuracy count real frames only.
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
+
+    started = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
+                        callbacks=fit_callbacks(run_dir, patience=cfg.patience,
+                                                samples_per_epoch=len(splits.train.lengths)))
+    wall = time.perf_counter() - started
+
+    # Evaluate once on the test split.
+    predicted = np.argmax(model.predict(make_dataset(splits.test, cfg, training=False), verbose=0), axis=-1)
+    test = video_metrics(splits.test.labels, predicted, splits.test.lengths, len(splits.classes))
+    metrics = {"data": splits.source, "offline_data": splits.offline, "target": cfg.target,
+               "classes": list(splits.classes), "test": test,
+               "training": {**history_summary(history), "wall_seconds": wall},
+               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    plot_history(history.history, run_dir / "training_curves.png", f"video_frames: {splits.source}")
+    plot_confusion(test["confusion_matrix"], splits.classes, run_dir / "confusion_matrix.png", "test split")
+    if cfg.target == "frames":
+        plot_accuracy_by_position(test["accuracy_by_position"], run_dir / "accuracy_by_position.png",
+                                  f"test accuracy by frame position ({cfg.cell}, "
+                                  f"{'bidirectional' if cfg.bidirectional else 'left to right'})")
+        plot_frame_strip(splits.test.clips[0], splits.test.lengths[0], splits.test.labels[0], predicted[0],
+                         splits.classes, run_dir / "test_clip.png", "a test clip: true and predicted label per frame")
+
+    export = atomic_export(Path(cfg.export_dir) / "video_frames", lambda tmp: write_export(
+        tmp, model, classes=list(splits.classes), frame_size=cfg.frame_size, channels=channels, extras={
+            "config.json": {**dataclasses.asdict(cfg), "classes": list(splits.classes), "data": splits.source},
+            "metrics.json": metrics, "versions.json": library_versions(),
+            **{name: run_dir / name for name in ("training_curves.png", "confusion_matrix.png",
+                                                 "accuracy_by_position.png", "test_clip.png")},
+        }))
+    if cfg.target == "frames":
+        print(f"test: frame accuracy {test['frame_accuracy']:.4f}  first 3 frames {test['first_3_frames_accuracy']:.4f}"
+              f"  whole clips right {test['clip_accuracy']:.4f}  ({test['frames']} frames, {test['clips']} clips)")
+    else:
+        print(f"test: clip accuracy {test['clip_accuracy']:.4f}  ({test['clips']} clips)")
+    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s, "
+          f"{metrics['training']['samples_per_second'] or 0:.0f} clips/s")
+    print(f"exported: {export}")
+    return {**metrics, "export": str(export)}
+
+
+def evaluate(args):
+    import numpy as np
+
+    from tasks.video_frames.data import read_labelled_videos
+    from tasks.video_frames.evaluation import video_metrics
+    from tasks.video_frames.serving import classify_clips, load_export
+
+    signature, config = load_export(args.model)
+    clips, classes = read_labelled_videos(args.data, target=config["target"], frame_size=config["frame_size"],
+                                          max_frames=config["max_frames"], classes=config["classes"])
+    predicted = np.argmax(classify_clips(signature, clips.clips)["probabilities"], axis=-1)
+    metrics = video_metrics(clips.labels, predicted, clips.lengths, len(classes))
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def predict(args):
+    from tasks.video_frames.data import read_video
+    from tasks.video_frames.serving import classify_clips, load_export
+
+    signature, config = load_export(args.model)
+    results = []
+    for path in args.videos:
+        frames = read_video(path, frame_size=config["frame_size"], max_frames=config["max_frames"])
+        labels = [label.decode() for label in classify_clips(signature, frames[None])["labels"].ravel()]
+        print(f"{path}\t{' '.join(labels)}")
+        results.append(labels)
+    return results
+
+
+def parser():
+    top, commands = recipe_parser("python -m tasks.video_frames", __doc__, Config)
+    ev = commands.add_parser("evaluate", help="accuracy of an export on a folder of labelled videos")
+    ev.add_argument("--model", required=True, help="an export folder (saved_models/video_frames[/<version>])")
+    ev.add_argument("--data", required=True, help="a folder of videos with labels.csv, as for training")
+    pr = commands.add_parser("predict", help="label the frames (or the clip) of video files")
+    pr.add_argument("--model", required=True, help="an export folder (saved_models/video_frames[/<version>])")
+    pr.add_argument("videos", nargs="+", help="video files (mp4, avi, gif, ...)")
+    return top
+
+
+def main(argv=None):
+    return dispatch(argv, parser(), {"evaluate": evaluate, "predict": predict}, Config, train)
+
+
+if __name__ == "__main__":
+    run_cli(main)
