@@ -1,0 +1,38 @@
+"""Forecast errors in the original units, the naive baselines every forecaster must beat, and the forecast plot."""
+
+import numpy as np
+
+from tasks.common.reports import plt
+
+
+def errors(forecast, truth):
+    """MAE and RMSE over every forecast step."""
+    difference = np.asarray(forecast, np.float64) - np.asarray(truth, np.float64)
+    return {"mae": float(np.abs(difference).mean()), "rmse": float(np.sqrt((difference ** 2).mean()))}
+
+
+def baselines(target_values, first, count, horizon, season):
+    """Forecasts [count, horizon] of the naive methods for windows whose first target rows are first .. first+count-1:
+    `last_value` repeats the last value seen; `seasonal_naive` takes the value one season before each target (when
+    the series has a season and enough history)."""
+    starts = np.arange(first, first + count)
+    out = {"last_value": np.repeat(target_values[starts - 1][:, None], horizon, axis=1)}
+    if season and first - season >= 0:
+        steps = starts[:, None] + np.arange(horizon)[None, :]
+        # A target `season` or more steps ahead would need a value not yet seen: use the latest one a season back.
+        out["seasonal_naive"] = target_values[steps - season * (1 + np.arange(horizon)[None, :] // season)]
+    return out
+
+
+def plot_forecast(times, truth, forecast, path, title, most=365):
+    shown = slice(max(0, len(truth) - most), len(truth))
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.plot(range(len(truth))[shown], truth[shown], label="truth", linewidth=1)
+    ax.plot(range(len(truth))[shown], forecast[shown], label="forecast", linewidth=1)
+    ticks = list(range(shown.start, len(truth), max(1, (len(truth) - shown.start) // 6)))
+    ax.set_xticks(ticks, [times[i] for i in ticks], fontsize=7)
+    ax.legend()
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
