@@ -64,7 +64,6 @@ class Config:
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
     import keras
-    import numpy as np
 
     import zoo
     from tasks.common.export import atomic_export, library_versions

@@ -1,0 +1,185 @@
+"""Text generation recipe: a character-level recurrent language model trained with truncated backpropagation
+through time, scored in nats and bits per character on a held-out tail, exported as a SavedModel
+`generate(prompt, length, temperature) -> text` with the sampling loop in the graph.
+
+    python -m tasks.generation                          # Tiny Shakespeare (downloaded), or a generated stand-in
+    python -m tasks.generation --data book.txt          # any UTF-8 text file
+    python -m tasks.generation --no-tbptt               # independent windows instead, for comparison
+    python -m tasks.generation sample --model saved_models/generation "ROMEO:" --length 300 --temperature 0.8
+"""
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
+from tasks.common.export import write_json_atomic  # noqa: E402
+
+# TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
+
+
+@dataclasses.dataclass
+class Config:
+    # data
+    data: str | None = flag(None, "any UTF-8 text file")
+    dataset: str = flag("auto", "auto: Tiny Shakespeare, or a generated text when it cannot be downloaded; "
+                                "shakespeare: it or an error; generated: the built-in text",
+                        choices=("auto", "shakespeare", "generated"))
+    cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
+    validation_fraction: float = flag(0.1, "the held-out tail of the text, for validation")
+    # model
+    cell: str = flag("lstm", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
+    layers: int = flag(2, "stacked recurrent layers")
+    units: int = flag(256, "units per layer")
+    embedding_dim: int = flag(64, "width of the character embedding")
+    dropout: float = flag(0.1, "dropout on each recurrent layer's inputs")
+    # training
+    tbptt: bool = flag(True, "truncated BPTT: parallel streams with the state carried from chunk to chunk (reset "
+                             "each epoch); --no-tbptt: independent windows, each from a zero state")
+    bptt: int = flag(100, "characters per chunk (or window) that gradients flow back through")
+    batch_size: int = flag(64, "parallel streams (or windows per batch)")
+    epochs: int = flag(10, "maximum epochs (early stopping may end sooner)")
+    learning_rate: float = flag(3e-3, "Adam learning rate")
+    patience: int = flag(2, "epochs without a better validation loss before stopping")
+    xla: bool = flag(True, "compile the training step with XLA")
+    seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
+    # outputs
+    samples: int = flag(300, "characters sampled at each temperature after training")
+    run_dir: str = flag("runs/generation", "checkpoints, TensorBoard logs, metrics and samples; rerun to resume")
+    export_dir: str = flag("saved_models", "exports go to <export-dir>/generation/<version>/")
+
+    def __post_init__(self):
+        for name in ("layers", "units", "embedding_dim", "bptt", "batch_size", "epochs"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)}).")
+        for name in ("validation_fraction", "dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
+        if self.samples < 0:
+            raise UserError("--samples must not be negative.")
+
+
+def build_model(cfg, vocab_size, *, stateful, batch_size=None):
+    import zoo
+
+    return zoo.build("many_to_many", input="tokens", vocab_size=vocab_size, embedding_dim=cfg.embedding_dim,
+                     cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, dropout=cfg.dropout,
+                     num_outputs=vocab_size, stateful=stateful, batch_size=batch_size)
+
+
+def copy_weights(source, target):
+    """Same architecture, another batch size or statefulness: the trainable weights are the same list."""
+    for from_variable, to_variable in zip(source.trainable_variables, target.trainable_variables):
+        to_variable.assign(from_variable)
+
+
+def train(cfg):
+    """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    import keras
+    import tensorflow as tf
+
+    import zoo
+    from tasks.common.export import atomic_export, library_versions
+    from tasks.common.reports import plot_history
+    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+    from tasks.generation.data import RESERVED, encode, load_text, tbptt_batches, vocabulary, window_batches
+    from tasks.generation.sampling import Generator, stream_loss, write_export
+
+    set_seed(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    prepare_run_dir(run_dir, cfg)
+
+    # Data: the last part of the text is held out; the vocabulary comes from the training part.
+    text = load_text(cfg)
+    marker = " [GENERATED TEXT]" if text.offline else ""
+    chars = vocabulary(text.train)
+    train_ids, val_ids = encode(text.train, chars), encode(text.validation, chars)
+    vocab_size = len(chars) + len(RESERVED)
+    print(f"data: {text.source}: {len(train_ids)} train / {len(val_ids)} held-out characters, {len(chars)} "
+          f"distinct{marker}; {'truncated BPTT' if cfg.tbptt else 'independent windows'} of {cfg.bptt}")
+    if cfg.tbptt:
+        train_ds = tbptt_batches(train_ids, cfg.batch_size, cfg.bptt)
+        val_ds = tbptt_batches(val_ids, cfg.batch_size, min(cfg.bptt, (len(val_ids) - 1) // cfg.batch_size))
+    else:
+        train_ds = window_batches(train_ids, cfg.batch_size, cfg.bptt, cfg.seed)
+        val_ds = window_batches(val_ids, cfg.batch_size, cfg.bptt, cfg.seed)
+
+    # Model from the zoo: embedding -> stacked RNN -> next-character logits at every step; stateful for TBPTT.
+    model = build_model(cfg, vocab_size, stateful=cfg.tbptt, batch_size=cfg.batch_size if cfg.tbptt else None)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
+    callbacks = fit_callbacks(run_dir, patience=cfg.patience, samples_per_epoch=len(train_ids))
+    if cfg.tbptt:  # every epoch and every validation starts the streams from a zero state
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: zoo.reset_states(model),
+                                                        on_test_begin=lambda *_: zoo.reset_states(model)))
+    started = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
+                        callbacks=callbacks)
+    wall = time.perf_counter() - started
+
+    # Evaluate once, the same way for both training modes: the held-out tail read as 16 streams, state carried.
+    scorer = build_model(cfg, vocab_size, stateful=True, batch_size=16)
+    copy_weights(model, scorer)
+    nats = stream_loss(scorer, val_ids, 16, min(256, (len(val_ids) - 1) // 16))
+    generator = Generator(build_model(cfg, vocab_size, stateful=False), chars)
+    copy_weights(model, generator.model)
+    generate = tf.function(generator.generate)
+    samples = {}
+    for temperature in (0.0, 0.5, 0.8, 1.0):
+        out = generate(tf.constant(["\n"]), tf.constant([cfg.samples]), tf.constant([temperature]))
+        samples[str(temperature)] = out["continuation"].numpy()[0].decode("utf-8", "replace")
+    metrics = {"data": text.source, "offline_data": text.offline, "tbptt": cfg.tbptt,
+               "validation": {"nats_per_char": nats, "bits_per_char": nats / math.log(2)},
+               "training": {**history_summary(history), "wall_seconds": wall}, "samples": samples,
+               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    plot_history(history.history, run_dir / "training_curves.png", f"generation: {text.source}")
+
+    export = atomic_export(Path(cfg.export_dir) / "generation", lambda tmp: write_export(tmp, generator, extras={
+        "config.json": {**dataclasses.asdict(cfg), "data": text.source, "offline_data": text.offline},
+        "metrics.json": metrics, "versions.json": library_versions(),
+        "training_curves.png": run_dir / "training_curves.png"}))
+    for temperature, sample in samples.items():
+        print(f"--- temperature {temperature}{marker}\n{sample}")
+    print(f"held-out{marker}: {nats:.4f} nats per character, {nats / math.log(2):.4f} bits per character")
+    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s")
+    print(f"exported: {export}")
+    return {**metrics, "export": str(export)}
+
+
+def sample(args):
+    import tensorflow as tf
+
+    from tasks.common.export import version_folder
+
+    path = version_folder(args.model, "generation")
+    if args.length < 0 or args.temperature < 0:
+        raise UserError("--length and --temperature must not be negative.")
+    generate = tf.saved_model.load(str(path)).signatures["serving_default"]
+    out = generate(prompt=tf.constant([args.prompt]), length=tf.constant([args.length]),
+                   temperature=tf.constant([args.temperature]))
+    text = out["text"].numpy()[0].decode("utf-8", "replace")
+    print(text)
+    return text
+
+
+def parser():
+    top, commands = recipe_parser("python -m tasks.generation", __doc__, Config)
+    sa = commands.add_parser("sample", help="continue a prompt with an exported model")
+    sa.add_argument("--model", required=True, help="an export folder (saved_models/generation[/<version>])")
+    sa.add_argument("prompt", nargs="?", default="", help="text to continue (default: start a new text)")
+    sa.add_argument("--length", type=int, default=300, help="characters to generate")
+    sa.add_argument("--temperature", type=float, default=0.8, help="0: always the most likely character")
+    return top
+
+
+def main(argv=None):
+    return dispatch(argv, parser(), {"sample": sample}, Config, train)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,134 @@
+"""Text generation: stream layout for truncated BPTT, state carried across chunks, the recipe end to end in both
+training modes, the exported generate signature against a plain Python loop, and every bad-input error."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from tasks.common.cli import run_cli
+from tasks.generation import data
+from tasks.generation.__main__ import Config, build_model, copy_weights, main
+from tasks.generation.data import encode, tbptt_batches, vocabulary, window_batches
+
+pytestmark = pytest.mark.xdist_group("generation")
+TINY = ["--epochs", "2", "--units", "16", "--layers", "1", "--embedding-dim", "8", "--bptt", "20",
+        "--batch-size", "16", "--samples", "40", "--dataset", "generated"]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
+
+
+def run_recipe(tmp_path, *flags):
+    return main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY, *flags])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("generation")
+    return tmp_path, run_recipe(tmp_path)
+
+
+def test_tbptt_batches_continue_each_stream_from_one_batch_to_the_next():
+    ids = np.arange(1, 202, dtype=np.int32)  # 201 "characters"
+    batches = list(tbptt_batches(ids, batch_size=4, bptt=10))
+    assert len(batches) == 5 and batches[0][0].shape == (4, 10)
+    stream_0 = np.concatenate([x[0] for x, _ in batches])
+    np.testing.assert_array_equal(stream_0, np.arange(1, 51))  # row 0 reads the first quarter, in order
+    np.testing.assert_array_equal(batches[1][0][2], np.arange(111, 121))  # row 2 starts at 101
+    for x, y in batches:
+        np.testing.assert_array_equal(y, x + 1)  # the target is the next character
+    windows = list(window_batches(ids, batch_size=4, bptt=10, seed=0))
+    assert len(windows) == 5 and all(np.array_equal(y, x + 1) for x, y in windows)
+
+
+def test_vocabulary_and_unknown_characters():
+    chars = vocabulary("abca")
+    assert chars == ["a", "b", "c"] and encode("abz", chars).tolist() == [2, 3, 1]
+
+
+def test_state_carried_across_chunks_equals_reading_the_stream_whole():
+    cfg = Config(units=8, layers=2, embedding_dim=4)
+    stateful = build_model(cfg, 12, stateful=True, batch_size=3)
+    whole = build_model(cfg, 12, stateful=False)
+    copy_weights(stateful, whole)
+    ids = np.random.default_rng(0).integers(2, 12, size=3 * 30 + 1).astype(np.int32)
+    zoo.reset_states(stateful)
+    chunked = np.concatenate([stateful(x).numpy() for x, _ in tbptt_batches(ids, 3, 10)], axis=1)
+    streams = ids[:-1].reshape(3, 30)
+    np.testing.assert_allclose(chunked, whole(streams).numpy(), atol=1e-5)
+
+
+def test_run_writes_metrics_samples_and_an_export(trained):
+    tmp_path, metrics = trained
+    export = Path(metrics["export"])
+    for name in ("model.keras", "vocabulary.json", "config.json", "metrics.json", "training_curves.png"):
+        assert (export / "assets.extra" / name).exists(), name
+    assert metrics["tbptt"] is True and metrics["offline_data"] is True
+    assert metrics["validation"]["bits_per_char"] == pytest.approx(metrics["validation"]["nats_per_char"] / np.log(2))
+    assert set(metrics["samples"]) == {"0.0", "0.5", "0.8", "1.0"}
+    assert all(len(s) == 40 for s in metrics["samples"].values())
+    assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
+
+
+def test_export_generates_greedily_like_a_python_loop_and_samples_at_temperature(trained):
+    _, metrics = trained
+    export = Path(metrics["export"])
+    generate = tf.saved_model.load(str(export)).signatures["serving_default"]
+    prompts = ["KING:\n", "", "zz\u00e9 unknown"]
+    out = generate(prompt=tf.constant(prompts), length=tf.constant([12, 5, 0]),
+                   temperature=tf.constant([0.0, 0.0, 0.0]))
+    continuations = [c.decode() for c in out["continuation"].numpy()]
+    assert [len(c) for c in continuations] == [12, 5, 0]
+    assert out["text"].numpy()[0].decode() == prompts[0] + continuations[0]
+    again = generate(prompt=tf.constant(prompts), length=tf.constant([12, 5, 0]),
+                     temperature=tf.constant([0.0, 0.0, 0.0]))["continuation"]
+    assert [c.decode() for c in again.numpy()] == continuations  # temperature 0 is deterministic
+
+    # The same greedy continuation from the .keras model, re-reading the whole text at every step.
+    model = keras.models.load_model(export / "assets.extra" / "model.keras")
+    chars = json.loads((export / "assets.extra" / "vocabulary.json").read_text())
+    text = prompts[0]
+    for _ in range(12):
+        logits = model(encode(text, chars)[None])[0, -1].numpy()
+        text += (["", "[UNK]"] + chars)[int(np.argmax(logits))]
+    assert text[len(prompts[0]):] == continuations[0]
+
+    hot = generate(prompt=tf.constant(["K"] * 4), length=tf.constant([30] * 4), temperature=tf.constant([1.5] * 4))
+    assert len({c for c in hot["continuation"].numpy()}) > 1  # sampling, not argmax
+
+
+def test_independent_windows_mode_and_the_sample_command(tmp_path, capsys, trained):
+    metrics = run_recipe(tmp_path, "--no-tbptt", "--epochs", "1")
+    assert metrics["tbptt"] is False and metrics["validation"]["nats_per_char"] > 0
+    capsys.readouterr()
+    text = main(["sample", "--model", trained[1]["export"], "QUEEN:", "--length", "25", "--temperature", "0"])
+    assert text.startswith("QUEEN:") and len(text) == len("QUEEN:") + 25
+
+
+def run_error(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    return err
+
+
+def test_bad_input_gets_one_clear_error(tmp_path, capsys, trained):
+    (tmp_path / "empty.txt").write_text("")
+    assert "is empty" in run_error(["--data", str(tmp_path / "empty.txt"), *TINY], capsys)
+    (tmp_path / "short.txt").write_text("To be or not to be.")
+    assert "too short for --batch-size 16 streams of --bptt 20" in run_error(
+        ["--data", str(tmp_path / "short.txt"), "--run-dir", str(tmp_path / "run"), *TINY], capsys)
+    assert "--dataset shakespeare needs a network connection" in run_error(
+        ["--dataset", "shakespeare", "--run-dir", str(tmp_path / "run2")], capsys)
+    assert "--bptt must be positive" in run_error(["--bptt", "0"], capsys)
+    assert "must not be negative" in run_error(["sample", "--model", trained[1]["export"], "--length", "-1"], capsys)
+    assert not (tmp_path / "exports").exists()
