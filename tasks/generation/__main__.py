@@ -5,6 +5,8 @@ through time, scored in nats and bits per character on a held-out tail, exported
     python -m tasks.generation                          # Tiny Shakespeare (downloaded), or a generated stand-in
     python -m tasks.generation --data book.txt          # any UTF-8 text file
     python -m tasks.generation --no-tbptt               # independent windows instead, for comparison
+    python -m tasks.generation --task names             # new surnames for a language (one-to-many)
+    python -m tasks.generation --task classify-names    # a surname's language (many-to-one)
     python -m tasks.generation sample --model saved_models/generation "ROMEO:" --length 300 --temperature 0.8
 """
 
@@ -24,11 +26,13 @@ from tasks.common.export import write_json_atomic  # noqa: E402
 
 @dataclasses.dataclass
 class Config:
+    task: str = flag("text", "text: a character language model; names: surnames for a language; classify-names: "
+                             "a surname's language", choices=("text", "names", "classify-names"))
     # data
-    data: str | None = flag(None, "any UTF-8 text file")
-    dataset: str = flag("auto", "auto: Tiny Shakespeare, or a generated text when it cannot be downloaded; "
-                                "shakespeare: it or an error; generated: the built-in text",
-                        choices=("auto", "shakespeare", "generated"))
+    data: str | None = flag(None, "any UTF-8 text file (names tasks: a TSV of name<TAB>language)")
+    dataset: str = flag("auto", "auto: Tiny Shakespeare (names tasks: the tutorial's names), or a generated stand-in "
+                                "when it cannot be downloaded; shakespeare / names: that or an error; generated: the "
+                                "built-in stand-in", choices=("auto", "shakespeare", "names", "generated"))
     cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
     validation_fraction: float = flag(0.1, "the held-out tail of the text, for validation")
     # model
@@ -61,6 +65,9 @@ class Config:
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
         if self.samples < 0:
             raise UserError("--samples must not be negative.")
+        wanted = "shakespeare" if self.task == "text" else "names"
+        if self.dataset in ("shakespeare", "names") and self.dataset != wanted:
+            raise UserError(f"--dataset {self.dataset} does not fit --task {self.task}; use --dataset {wanted}.")
 
 
 def build_model(cfg, vocab_size, *, stateful, batch_size=None):
@@ -78,7 +85,16 @@ def copy_weights(source, target):
 
 
 def train(cfg):
-    """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    """The task `cfg` names: config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    if cfg.task != "text":
+        from tasks.generation.names_training import train_classifier, train_name_generator
+
+        return (train_name_generator if cfg.task == "names" else train_classifier)(cfg)
+    return train_text(cfg)
+
+
+def train_text(cfg):
+    """The character language model, trained with truncated BPTT or on independent windows."""
     import keras
     import tensorflow as tf
 

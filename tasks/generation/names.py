@@ -1,0 +1,162 @@
+"""Names by language (the PyTorch char-RNN tutorials' data): which language a surname comes from (many-to-one), and
+new surnames for a language (one-to-many: the language vector sets the state of a character decoder).
+
+Data: `--data PATH` a TSV of `name<TAB>language`, else the tutorial's `data.zip` from its public URL, else (offline,
+no dataset named) generated names from a few made-up syllable sets, marked as such.
+"""
+
+import random
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tasks.common.cli import UserError
+from tasks.common.tables import read_text_file
+from tasks.generation import data
+
+NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"
+NAMES_HOST = "download.pytorch.org"
+GENERATED_NAME = "offline-generated names (NOT the tutorial's names: built-in stand-in)"
+MARKERS = ("", "[UNK]", "[START]", "[END]")  # ids 0-3; characters follow
+START, END = 2, 3
+MAX_NAME = 20  # characters generated at most
+
+
+@dataclass
+class Names:
+    names: list
+    languages: list  # one per name
+    source: str
+    offline: bool = False
+
+
+def load_names(cfg):
+    if cfg.data:
+        return Names(*read_names(cfg.data), f"file {cfg.data}")
+    if cfg.dataset != "generated":
+        path = _download_names(cfg.cache_dir, explicit=cfg.dataset == "names")
+        if path is not None:
+            return Names(*path, "names by language (PyTorch tutorial data.zip)")
+        print(f"the names data could not be downloaded (no network) and no dataset was named: using the "
+              f"{GENERATED_NAME}. Pass --data PATH for a local TSV, or --dataset names to make this an error.")
+    return Names(*generated_names(cfg.seed), GENERATED_NAME, offline=True)
+
+
+def read_names(path):
+    """(names, languages) from a TSV of name<TAB>language lines (a `name<TAB>language` header is skipped)."""
+    names, languages = [], []
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip() or (number == 1 and line.lower().startswith("name\t")):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+            raise UserError(f"{path} line {number} is not 'name<TAB>language'.")
+        names.append(fields[0].strip())
+        languages.append(fields[1].strip())
+    if len(set(languages)) < 2:
+        raise UserError(f"{path} has {len(set(languages))} language(s); at least two are needed.")
+    return names, languages
+
+
+def _download_names(cache_dir, *, explicit):
+    import keras
+
+    if not data._network_reachable(NAMES_HOST):
+        if explicit:
+            raise UserError(f"--dataset names needs a network connection ({NAMES_HOST} is not reachable); for a "
+                            "local TSV pass --data PATH.")
+        return None
+    archive = Path(keras.utils.get_file("names-data.zip", NAMES_URL, cache_dir=cache_dir))
+    names, languages = [], []
+    with zipfile.ZipFile(archive) as z:
+        for member in sorted(m for m in z.namelist() if m.startswith("data/names/") and m.endswith(".txt")):
+            for name in z.read(member).decode("utf-8").splitlines():
+                if name.strip():
+                    names.append(name.strip())
+                    languages.append(Path(member).stem)
+    return names, languages
+
+
+def generated_names(seed, per_language=400):
+    rng = random.Random(seed)
+    syllables = {"Aldric": ["al", "dor", "ric", "wen", "bert", "hal"], "Miran": ["mi", "ra", "no", "sa", "ki", "to"],
+                 "Ostvik": ["ost", "vik", "sen", "berg", "lund", "ström"], "Zelay": ["ze", "la", "yo", "quez", "ar"]}
+    names, languages = [], []
+    for language, parts in syllables.items():
+        for _ in range(per_language):
+            names.append("".join(rng.choice(parts) for _ in range(rng.randint(2, 3))).capitalize())
+            languages.append(language)
+    return names, languages
+
+
+def split(names, seed, fractions=(0.8, 0.1)):
+    """Index arrays (train, validation, test), shuffled with `seed`."""
+    order = np.random.default_rng(seed).permutation(len(names.names))
+    a, b = int(len(order) * fractions[0]), int(len(order) * sum(fractions))
+    return order[:a], order[a:b], order[b:]
+
+
+def char_ids(texts, chars, *, markers):
+    """Padded int32 ids [n, longest] of each text's characters (1 for unknown), wrapped in [START] ... [END] when
+    `markers`."""
+    index = {c: i + len(MARKERS) for i, c in enumerate(chars)}
+    rows = [([START] if markers else []) + [index.get(c, 1) for c in t] + ([END] if markers else []) for t in texts]
+    out = np.zeros((len(rows), max(1, max(map(len, rows)))), np.int32)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = row
+    return out
+
+
+class NameGenerator:
+    """Sampling names from the zoo's autoregressive one_to_many model, in the graph."""
+
+    def __init__(self, model, chars, languages):
+        import zoo
+
+        self.model, self.chars, self.languages = model, list(chars), list(languages)
+        self.models = zoo.inference_models(model)
+        self.lookup = tf.keras.layers.StringLookup(vocabulary=self.chars, mask_token="", num_oov_indices=1)
+        self.language_lookup = tf.keras.layers.StringLookup(vocabulary=self.languages, num_oov_indices=0)
+        self.words = tf.constant([*MARKERS, *self.chars])
+
+    def generate(self, language, prefix, temperature):
+        """language, prefix strings [batch] and temperature float32 [batch] -> {"name": prefix + sampled characters
+        up to [END]}. An unknown language is an error from the lookup; unknown prefix characters read as [UNK]."""
+        vector = tf.one_hot(self.language_lookup(language), len(self.languages))
+        states = {k: tf.identity(v) for k, v in self.models["encode"](vector, training=False).items()}
+        ids = tf.cast(self.lookup(tf.strings.unicode_split(prefix, "UTF-8")), tf.int32)
+        # The prefix is read after [START], one step at a time; a row's state stops once its prefix is read.
+        prefix_ids = tf.concat([tf.fill([tf.shape(vector)[0], 1], START), ids.to_tensor()], axis=1)
+        lengths = tf.cast(ids.row_lengths(), tf.int32) + 1
+        batch = tf.shape(vector)[0]
+
+        def step(token, states):
+            out = self.models["decode_step"]({"previous_token": token[:, None], **states}, training=False)
+            return out["logits"][:, -1], {k: out[k] for k in states}
+
+        def read(t, states, logits):
+            new_logits, new_states = step(prefix_ids[:, t], states)
+            active = t < lengths
+            keep = lambda new, old: tf.where(active[:, None], new, old)  # noqa: E731
+            return t + 1, tf.nest.map_structure(keep, new_states, states), keep(new_logits, logits)
+
+        _, states, logits = tf.while_loop(lambda t, *_: t < tf.shape(prefix_ids)[1], read,
+                                          (tf.constant(0), states, tf.zeros([batch, tf.shape(self.words)[0]])))
+
+        def sample(t, states, logits, done, out):
+            drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6)[:, None], 1, dtype=tf.int32)[:, 0]
+            next_id = tf.where(temperature > 0, drawn, tf.argmax(logits, axis=-1, output_type=tf.int32))
+            done = done | tf.equal(next_id, END)
+            out = out.write(t, tf.where(done, 0, next_id))
+            logits, states = step(next_id, states)
+            return t + 1, states, logits, done, out
+
+        _, _, _, _, out = tf.while_loop(
+            lambda t, states, logits, done, out: (t < MAX_NAME) & ~tf.reduce_all(done), sample,
+            (tf.constant(0), states, logits, tf.zeros([batch], tf.bool), tf.TensorArray(tf.int32, size=0,
+                                                                                      dynamic_size=True)))
+        generated = tf.transpose(tf.reshape(out.stack(), [-1, batch]))
+        return {"name": tf.strings.join([prefix, tf.strings.reduce_join(tf.gather(self.words, generated), axis=-1)])}

@@ -1,0 +1,82 @@
+"""The names tasks: a surname's language (many-to-one) and surnames for a language (one-to-many), end to end with
+their exports, on a small TSV written here."""
+
+import random
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tasks.common.cli import run_cli
+from tasks.generation import data
+from tasks.generation.__main__ import main
+from tasks.generation.names import END, START, char_ids, load_names
+
+pytestmark = pytest.mark.xdist_group("names")
+TINY = ["--epochs", "2", "--units", "16", "--layers", "1", "--embedding-dim", "8", "--batch-size", "32"]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
+
+
+@pytest.fixture(scope="module")
+def names_file(tmp_path_factory):
+    rng = random.Random(0)
+    path = tmp_path_factory.mktemp("names") / "names.tsv"
+    rows = ["name\tlanguage"]
+    for language, parts in {"Alpha": ["ka", "ro", "mi"], "Beta": ["sch", "berg", "ow"], "Gamma": ["é", "lu", "ç"]}.items():
+        rows += [f"{''.join(rng.choice(parts) for _ in range(3)).capitalize()}\t{language}" for _ in range(120)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_char_ids_with_and_without_markers():
+    ids = char_ids(["ab", "c", "az"], ["a", "b", "c"], markers=True)
+    assert ids.tolist() == [[START, 4, 5, END], [START, 6, END, 0], [START, 4, 1, END]]
+    assert char_ids(["ab"], ["a", "b"], markers=False).tolist() == [[4, 5]]
+
+
+def test_offline_without_a_dataset_named_uses_generated_names(capsys):
+    cfg = types.SimpleNamespace(data=None, dataset="auto", cache_dir=None, seed=0)
+    names = load_names(cfg)
+    assert names.offline and len(set(names.languages)) == 4 and "could not be downloaded" in capsys.readouterr().out
+
+
+def test_classify_names_end_to_end(names_file, tmp_path):
+    metrics = main(["--task", "classify-names", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
+                    "--export-dir", str(tmp_path / "exports"), *TINY])
+    assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["names"] == 36
+    assert 0 <= metrics["test"]["balanced_accuracy"] <= 1 and metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
+    serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
+    out = serve(name=tf.constant(["Kamiro", "", "Xyz unknown"]))
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1, atol=1e-5)
+    assert {x.decode() for x in out["language"].numpy()} <= {"Alpha", "Beta", "Gamma"}
+
+
+def test_generate_names_end_to_end(names_file, tmp_path):
+    metrics = main(["--task", "names", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
+                    "--export-dir", str(tmp_path / "exports"), *TINY])
+    assert set(metrics["samples"]) == {"Alpha", "Beta", "Gamma"} and metrics["test"]["nats_per_char"] > 0
+    generate = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
+    args = dict(language=tf.constant(["Beta", "Alpha"]), prefix=tf.constant(["Sch", ""]),
+                temperature=tf.constant([0.0, 0.0]))
+    first, again = generate(**args)["name"].numpy(), generate(**args)["name"].numpy()
+    assert first.tolist() == again.tolist()  # temperature 0 is deterministic
+    assert first[0].decode().startswith("Sch") and all(len(n.decode()) <= 3 + 20 for n in first)
+
+
+def test_bad_names_input(tmp_path, capsys):
+    (tmp_path / "one.tsv").write_text("Smith\tEnglish\nJones\tEnglish\n")
+    with pytest.raises(SystemExit):
+        run_cli(main, ["--task", "names", "--data", str(tmp_path / "one.tsv"), "--run-dir", str(tmp_path / "r")])
+    assert "has 1 language(s); at least two are needed" in capsys.readouterr().err
+    (tmp_path / "bad.tsv").write_text("Smith English\n")
+    with pytest.raises(SystemExit):
+        run_cli(main, ["--task", "classify-names", "--data", str(tmp_path / "bad.tsv")])
+    assert "line 1 is not 'name<TAB>language'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_cli(main, ["--task", "names", "--dataset", "shakespeare"])
+    assert "--dataset shakespeare does not fit --task names" in capsys.readouterr().err
