@@ -31,7 +31,7 @@ def in_process(model_base, name, version=1, signature="serving_default", **input
 
 
 def test_status_and_metadata(server):
-    for name in ("sentiment", "translation", "video_frames", "tagger", "translator"):
+    for name in ("sentiment", "translation", "video_frames", "generation", "forecasting", "tagger", "translator"):
         status = server.get(f"/v1/models/{name}").json()
         assert status == {"model_version_status": [
             {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
@@ -96,6 +96,18 @@ def test_video_frames_as_uint8_or_float_with_any_clip_length(server, model_base)
     too_bright = server.post("/v1/models/video_frames:predict",
                              json={"signature_name": "serving_uint8", "inputs": [[[[[256, 0, 0]]]]]})
     assert too_bright.status_code == 400 and "outside DT_UINT8's range" in too_bright.json()["error"]
+
+
+def test_generation_and_forecasting_exports(server, model_base):
+    rows = [{"prompt": "KING:", "length": 10, "temperature": 0.0}, {"prompt": "", "length": 3, "temperature": 0.0}]
+    expected = in_process(model_base, "generation", prompt=[r["prompt"] for r in rows],
+                          length=np.int32([r["length"] for r in rows]), temperature=np.float32([0, 0]))
+    answer = server.post("/v1/models/generation:predict", json={"instances": rows}).json()["predictions"]
+    assert [a["text"] for a in answer] == [t.decode() for t in expected["text"]]
+    window = (10 + np.sin(np.arange(10))).reshape(1, 10, 1).astype(np.float32)
+    expected = in_process(model_base, "forecasting", window=window)["forecast"]
+    answer = server.post("/v1/models/forecasting:predict", json={"inputs": window.tolist()}).json()["outputs"]
+    np.testing.assert_allclose(answer, expected, rtol=1e-5)
 
 
 def test_two_input_model_takes_named_rows(server, model_base):
