@@ -15,6 +15,20 @@ class UserError(Exception):
     """A problem with the user's input or flags: reported as one line, exit code 2, no traceback."""
 
 
+def require_positive(cfg, *names):
+    """A UserError naming the flag when one of these config fields is not positive."""
+    for name in names:
+        if getattr(cfg, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(cfg, name)}).")
+
+
+def require_fraction(cfg, *names):
+    """A UserError naming the flag when one of these config fields is not in [0, 1)."""
+    for name in names:
+        if not 0 <= getattr(cfg, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(cfg, name)}).")
+
+
 def run_cli(main, argv=None):
     """Run `main(argv)` and turn a `UserError` into `error: <message>` on stderr and exit code 2."""
     try:

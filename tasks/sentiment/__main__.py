@@ -15,7 +15,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
+from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
+                              require_positive, run_cli)
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -54,13 +55,9 @@ class Config:
     export_dir: str = flag("saved_models", "exports go to <export-dir>/sentiment/<version>/")
 
     def __post_init__(self):
-        for name in ("vocab_size", "max_length", "bucket_step", "layers", "units", "embedding_dim", "epochs",
-                     "batch_size"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)}).")
-        for name in ("validation_fraction", "test_fraction", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
+        require_positive(self, "vocab_size", "max_length", "bucket_step", "layers", "units", "embedding_dim",
+                               "epochs", "batch_size")
+        require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         if self.vocab_size < 3:
             raise UserError("--vocab-size must be at least 3 (padding, out-of-vocabulary and one word).")
 

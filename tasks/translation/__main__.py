@@ -16,7 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
+from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
+                              require_positive, run_cli)
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -63,17 +64,13 @@ class Config:
     export_dir: str = flag("saved_models", "exports go to <export-dir>/translation/<version>/")
 
     def __post_init__(self):
-        for name in ("source_vocab_size", "target_vocab_size", "bucket_step", "layers", "units", "embedding_dim",
-                     "epochs", "batch_size", "beam_width"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)}).")
+        require_positive(self, "source_vocab_size", "target_vocab_size", "bucket_step", "layers", "units",
+                               "embedding_dim", "epochs", "batch_size", "beam_width")
         if self.max_length < 3:
             raise UserError(f"--max-length must be at least 3 ([START], a word, [END]); got {self.max_length}.")
         if self.max_pairs < 0 or self.examples < 0:
             raise UserError("--max-pairs and --examples must not be negative.")
-        for name in ("validation_fraction", "test_fraction", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
+        require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         for name in ("source_vocab_size", "target_vocab_size"):
             if getattr(self, name) < 5:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 5 (padding, [UNK], [START], [END] "

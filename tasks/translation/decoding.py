@@ -1,6 +1,6 @@
 """Decoding loops over the zoo's `encode` / `decode_step` models: greedy and beam search as graph loops
-(`tf.while_loop` + `TensorArray`, so an exported SavedModel runs them with no Python), and the eager Python loop at batch 1
-that tutorials use, kept as the reference the graph loops are tested and benchmarked against.
+(`tf.while_loop` + `TensorArray`, so an exported SavedModel runs them with no Python), and the eager Python loop at
+batch 1 that tutorials use, kept as the reference the graph loops are tested and benchmarked against.
 
 `models` is `zoo.inference_models(model)`: encode(source ids) -> {decoder_init_*, memory?, memory_mask?};
 decode_step({previous_token, decoder_init_*, memory?, memory_mask?}) -> {logits, decoder_init_*, attention?}.

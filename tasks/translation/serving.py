@@ -50,7 +50,8 @@ class Translator:
         source = self.source(text)
         ids, weights = greedy_decode(self.models, source, **self.loop_args)
         return {"translation": self.detokenize(ids), "attention": weights,
-                "source_tokens": tf.gather(self.source_words, source), "target_tokens": tf.gather(self.target_words, ids)}
+                "source_tokens": tf.gather(self.source_words, source),
+                "target_tokens": tf.gather(self.target_words, ids)}
 
     def detokenize(self, ids):
         """ids [batch, steps] -> one string per row: words joined, markers and padding dropped, punctuation attached."""

@@ -16,7 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import UserError, dispatch, flag, recipe_parser, run_cli  # noqa: E402
+from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
+                              require_positive, run_cli)
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -56,13 +57,9 @@ class Config:
     export_dir: str = flag("saved_models", "exports go to <export-dir>/video_frames/<version>/")
 
     def __post_init__(self):
-        for name in ("train_clips", "eval_clips", "frame_size", "max_frames", "layers", "units", "epochs",
-                     "batch_size"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)}).")
-        for name in ("validation_fraction", "test_fraction", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)}).")
+        require_positive(self, "train_clips", "eval_clips", "frame_size", "max_frames", "layers", "units", "epochs",
+                               "batch_size")
+        require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         if self.dataset == "ucf101" and self.target != "clip" and not self.data:
             raise UserError("--dataset ucf101 has clip labels only; pass --target clip.")
         if self.frame_size < 4 or self.frame_size % 4:
