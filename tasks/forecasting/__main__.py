@@ -35,6 +35,9 @@ class Config:
     horizon: int = flag(1, "steps ahead to forecast (1: many-to-one; more: many-to-many, a forecast at every step)")
     season: int = flag(0, "steps per season for the seasonal naive baseline (0: from the time column: 365 for "
                           "daily, 12 for monthly, 24 for hourly data)")
+    relative_to: str = flag("last", "the model predicts the change from the last value seen, or from the value one "
+                                    "season before (for trending seasonal series; needs --lookback >= season)",
+                            choices=("last", "season"))
     validation_fraction: float = flag(0.15, "the part after training, in time order, for early stopping")
     test_fraction: float = flag(0.15, "the last part of the series, scored once at the end")
     # model
@@ -61,6 +64,7 @@ class Config:
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
     import keras
+    import numpy as np
 
     import zoo
     from tasks.common.export import atomic_export, library_versions
@@ -87,15 +91,20 @@ def train(cfg):
           f"{series.columns}; {len(x_train)} train / {len(x_val)} validation / {len(x_test)} test windows{marker}")
 
     # Model from the zoo: one forecast from the last state, or (horizon > 1) one at every step; it predicts the
-    # change from the last value seen (see change_targets).
-    per_step = cfg.horizon > 1
+    # change from a reference value (see change_targets). A seasonal reference is many-to-one: early steps of a
+    # window have no value one season back.
+    season = series.season if cfg.relative_to == "season" else 0
+    if cfg.relative_to == "season" and not cfg.horizon <= series.season <= cfg.lookback:
+        raise UserError(f"--relative-to season needs --horizon <= season <= --lookback; the season is "
+                        f"{series.season} (set it with --season), the lookback {cfg.lookback}.")
+    per_step = cfg.horizon > 1 and not season
     model = zoo.build("many_to_many" if per_step else "many_to_one", input="features",
                       feature_dim=len(series.columns) + 1, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
                       dropout=cfg.dropout, num_outputs=cfg.horizon)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", metrics=["mae"])
 
     def inputs_and_targets(x, y):
-        return normalizer.model_inputs(x), change_targets(x, y, series.target, per_step)
+        return normalizer.model_inputs(x), change_targets(x, y, series.target, per_step, season)
 
     train_ds = make_dataset(*inputs_and_targets(x_train, y_train), batch_size=cfg.batch_size, seed=cfg.seed,
                             training=True)
@@ -108,7 +117,8 @@ def train(cfg):
 
     # Evaluate once on the test part, in the original units, against the naive forecasts.
     predicted = model.predict(normalizer.model_inputs(x_test), verbose=0, batch_size=256)
-    forecast = normalizer.unscale_target(forecast_from_changes(predicted, x_test, series.target, per_step))
+    forecast = np.asarray(normalizer.unscale_target(
+        forecast_from_changes(predicted, x_test, series.target, per_step, season)))
     truth = normalizer.unscale_target(y_test)
     first_target = parts[2].stop - cfg.horizon - len(x_test) + 1  # row of the first test window's first target
     naive = baselines(series.values[:, series.target], first_target, len(x_test), cfg.horizon, series.season)
@@ -125,7 +135,8 @@ def train(cfg):
                   run_dir / "forecast.png", f"test part{marker}: 1 step ahead, {series.columns[series.target]}")
 
     export = atomic_export(Path(cfg.export_dir) / "forecasting", lambda tmp: write_export(
-        tmp, model, normalizer, lookback=cfg.lookback, features=len(series.columns), per_step=per_step, extras={
+        tmp, model, normalizer, lookback=cfg.lookback, features=len(series.columns), per_step=per_step, season=season,
+        extras={
             "config.json": {**dataclasses.asdict(cfg), "columns": series.columns, "target_column": series.target,
                             "data": series.source},
             "metrics.json": metrics, "versions.json": library_versions(),

@@ -37,28 +37,39 @@ class Normalizer:
         return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
 
 
-def change_targets(windows, targets, target, per_step):
-    """What the model learns: the change of the next `horizon` target values from the last one seen, not the values
-    themselves, so that a level outside the training range (a trend) does not throw it off and "no change" (the
-    last-value baseline) is its starting point. windows [n, lookback, features] and targets [n, horizon], scaled.
+def reference_positions(lookback, horizon, season=0):
+    """Where in a window each forecast step's reference value is: the last value seen (season 0), or the value one
+    season before the step (needs lookback >= season >= horizon)."""
+    if not season:
+        return [lookback - 1] * horizon
+    return [lookback - season + k for k in range(horizon)]
 
-    Many-to-one: [n, horizon]. Many-to-many (per_step): every step i of a window predicts the changes of the
-    `horizon` values that follow it from its own value -> [n, lookback, horizon]; the last step's are the forecast.
+
+def change_targets(windows, targets, target, per_step, season=0):
+    """What the model learns: the change of the next `horizon` target values from a reference value in the window,
+    not the values themselves, so a level outside the training range (a trend) does not throw it off and the naive
+    forecast is its starting point. The reference is the last value seen, or (`season`) the value one season before
+    each step. windows [n, lookback, features] and targets [n, horizon], scaled.
+
+    Many-to-one: [n, horizon]. Many-to-many (per_step, last-value reference only): every step i of a window predicts
+    the changes of the `horizon` values that follow it from its own value -> [n, lookback, horizon]; the last step's
+    are the forecast.
     """
-    if not per_step:
-        return targets - windows[:, -1:, target]
     lookback, horizon = windows.shape[1], targets.shape[1]
+    if not per_step:
+        return targets - windows[:, reference_positions(lookback, horizon, season), target]
     path = np.concatenate([windows[:, :, target], targets], axis=1)  # [n, lookback + horizon]
     return np.stack([path[:, i + 1:i + 1 + horizon] - path[:, i:i + 1] for i in range(lookback)], axis=1)
 
 
-def forecast_from_changes(outputs, scaled_windows, target, per_step):
-    """Scaled forecasts [n, horizon]: the last value seen plus the predicted changes."""
+def forecast_from_changes(outputs, scaled_windows, target, per_step, season=0):
+    """Scaled forecasts [n, horizon]: each step's reference value plus its predicted change (numpy or tensors)."""
     changes = outputs[:, -1] if per_step else outputs
-    return changes + scaled_windows[:, -1:, target]
+    positions = reference_positions(scaled_windows.shape[1], changes.shape[-1], season)
+    return changes + ops.take(scaled_windows[:, :, target], positions, axis=1)
 
 
-def write_export(directory, model, normalizer, *, lookback, features, per_step, extras):
+def write_export(directory, model, normalizer, *, lookback, features, per_step, season, extras):
     """`serving_default`: `window` float32 [batch, lookback, features] of raw values -> `forecast` [batch, horizon]
     in the target column's units. `extras` and the trained model (`model.keras`) go to `assets.extra/`."""
     archive = keras.export.ExportArchive()
@@ -68,7 +79,8 @@ def write_export(directory, model, normalizer, *, lookback, features, per_step, 
     def forecast(window):
         scaled = (window - mean) / std
         out = model(Normalizer.model_inputs(scaled), training=False)
-        return {"forecast": normalizer.unscale_target(forecast_from_changes(out, scaled, normalizer.target, per_step))}
+        changes = forecast_from_changes(out, scaled, normalizer.target, per_step, season)
+        return {"forecast": normalizer.unscale_target(changes)}
 
     archive.add_endpoint("serving_default", forecast,
                          input_signature=[tf.TensorSpec([None, lookback, features], tf.float32, name="window")])

@@ -61,6 +61,10 @@ def test_change_targets_round_trip_to_the_values():
         np.testing.assert_allclose(forecast_from_changes(changes, x, 1, per_step), y, atol=1e-6)
     per_step = change_targets(x, y, 1, True)
     np.testing.assert_allclose(per_step[:, 2, 0], x[:, 3, 1] - x[:, 2, 1], atol=1e-6)  # step 2 predicts step 3
+    seasonal = change_targets(x, y, 1, False, season=4)  # each step against the value 4 steps before it
+    np.testing.assert_allclose(seasonal[:, 0], y[:, 0] - x[:, 2, 1], atol=1e-6)
+    np.testing.assert_allclose(seasonal[:, 2], y[:, 2] - x[:, 4, 1], atol=1e-6)
+    np.testing.assert_allclose(forecast_from_changes(seasonal, x, 1, False, season=4), y, atol=1e-6)
 
 
 def test_baselines():
@@ -99,6 +103,15 @@ def test_recipe_end_to_end_multivariate_with_a_horizon(tmp_path, capsys):
     assert len(forecast) == 3 and json.loads(capsys.readouterr().out)["after"] == series.times[-1]
 
 
+def test_seasonal_reference_export_matches_the_recipe(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", rows=300, columns=("temp",))
+    metrics = main(["--data", str(csv), "--relative-to", "season", "--season", "7", "--horizon", "2",
+                    "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY])
+    window = read_series(csv).values[-14:][None]
+    out = tf.saved_model.load(metrics["export"]).signatures["serving_default"](window=tf.constant(window))
+    assert out["forecast"].shape == (1, 2) and 10 < float(np.mean(out["forecast"])) < 50
+
+
 def test_offline_fallback_uses_the_generated_series(tmp_path, capsys):
     metrics = main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY,
                     "--epochs", "1"])
@@ -121,6 +134,7 @@ def run_error(argv, capsys):
     ("date,temp\n", [], "has a header but no rows"),
     (None, ["--target", "pressure"], "--target 'pressure' is not a numeric column"),
     (None, ["--lookback", "300"], "too short for --lookback 300"),
+    (None, ["--relative-to", "season", "--season", "30"], "--relative-to season needs --horizon <= season <= "),
 ])
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, content, flags, message):
     path = tmp_path / "s.csv"
