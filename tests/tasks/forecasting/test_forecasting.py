@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tasks.common.cli import UserError, run_cli
+from tasks.common.cli import UserError
 from tasks.forecasting import data
 from tasks.forecasting.__main__ import main
 from tasks.forecasting.data import chronological_splits, generated_series, infer_season, read_series, windows
 from tasks.forecasting.evaluation import baselines
 from tasks.forecasting.serving import change_targets, forecast_from_changes
+from tests.tasks.cli_errors import user_error
 
 pytestmark = pytest.mark.xdist_group("forecasting")
 TINY = ["--epochs", "3", "--units", "8", "--lookback", "14", "--batch-size", "128"]
@@ -120,12 +121,7 @@ def test_offline_fallback_uses_the_generated_series(tmp_path, capsys):
 
 
 def run_error(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err
-    return err
+    return user_error(main, argv, capsys)
 
 
 @pytest.mark.parametrize("content,flags,message", [

@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tasks.common.cli import run_cli
 from tasks.generation import data
 from tasks.generation.__main__ import Config, build_model, copy_weights, main
 from tasks.generation.data import encode, tbptt_batches, vocabulary, window_batches
+from tests.tasks.cli_errors import user_error
 
 pytestmark = pytest.mark.xdist_group("generation")
 TINY = ["--epochs", "2", "--units", "16", "--layers", "1", "--embedding-dim", "8", "--bptt", "20",
@@ -113,12 +113,7 @@ def test_independent_windows_mode_and_the_sample_command(tmp_path, capsys, train
 
 
 def run_error(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err
-    return err
+    return user_error(main, argv, capsys)
 
 
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, trained):

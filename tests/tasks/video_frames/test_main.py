@@ -2,8 +2,6 @@
 on clips of different lengths; predict on a real video file; evaluate; bad input."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -12,9 +10,10 @@ import pytest
 import tensorflow as tf
 
 import zoo  # noqa: F401  (registers the zoo's layers for load_model)
-from tasks.common.cli import UserError, run_cli
+from tasks.common.cli import UserError
 from tasks.video_frames.__main__ import main
 from tasks.video_frames.synthetic import generate_clips
+from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.video_frames.conftest import TINY, run_recipe, write_video_folder
 
 # One worker runs this module, so its trained recipe (module fixture) is made once.
@@ -82,12 +81,7 @@ def test_training_on_a_folder_of_videos(tmp_path):
 
 
 def run_error(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err
-    return err
+    return user_error(main, argv, capsys)
 
 
 def test_bad_videos_and_clips_get_one_clear_error(trained, tmp_path, capsys):
@@ -118,11 +112,7 @@ def test_bad_flags_get_one_line(argv, message, capsys):
 
 
 def test_command_line_error_has_no_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "tasks.video_frames", "--data", str(tmp_path / "missing")],
-                            capture_output=True, text=True, cwd=tmp_path,
-                            env={"PYTHONPATH": str(Path(__file__).parents[3]), "PATH": "/usr/bin:/bin"})
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr and "must be a folder" in result.stderr
+    assert "must be a folder" in command_line_error("tasks.video_frames", ["--data", str(tmp_path / "missing")], tmp_path)
 
 
 def test_ucf101_clip_labels_through_tensorflow_datasets(tmp_path, capsys):
