@@ -15,7 +15,7 @@ from tasks.common.cli import run_cli
 from tasks.translation.__main__ import main
 from tasks.translation.decoding import python_loop_greedy
 from tasks.translation.serving import SIGNATURES, Translator, vectorizers_from_files
-from tests.tasks.cli_errors import command_line_error
+from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.translation.conftest import TINY
 
 # One worker runs this module, so its trained recipe (module fixture) is made once.
@@ -97,11 +97,7 @@ def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "pairs.tsv"
     if content is not None:
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(main, ["--data", str(path), "--run-dir", str(tmp_path / "run"), *TINY])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert message in user_error(main, ["--data", str(path), "--run-dir", str(tmp_path / "run"), *TINY], capsys)
     assert not (tmp_path / "exports").exists()
 
 
@@ -112,11 +108,7 @@ def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
     (["translate"], "the following arguments are required: --model"),
 ])
 def test_bad_flags_get_one_line(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert message in user_error(main, argv, capsys)
 
 
 def test_naming_the_dataset_while_offline_is_an_error(tmp_path, capsys):
@@ -126,11 +118,9 @@ def test_naming_the_dataset_while_offline_is_an_error(tmp_path, capsys):
 
 
 def test_export_folder_that_is_not_a_saved_model(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(main, ["translate", "--model", str(tmp_path), "hola"])
-    assert exit_info.value.code == 2
-    assert "is not a SavedModel folder" in capsys.readouterr().err
+    assert "is not a SavedModel folder" in user_error(main, ["translate", "--model", str(tmp_path), "hola"], capsys)
 
 
 def test_command_line_error_has_no_traceback(tmp_path):
-    assert "does not exist" in command_line_error("tasks.translation", ["--data", str(tmp_path / "missing.tsv")], tmp_path)
+    assert "does not exist" in command_line_error(
+        "tasks.translation", ["--data", str(tmp_path / "missing.tsv")], tmp_path)

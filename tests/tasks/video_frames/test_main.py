@@ -112,7 +112,8 @@ def test_bad_flags_get_one_line(argv, message, capsys):
 
 
 def test_command_line_error_has_no_traceback(tmp_path):
-    assert "must be a folder" in command_line_error("tasks.video_frames", ["--data", str(tmp_path / "missing")], tmp_path)
+    assert "must be a folder" in command_line_error(
+        "tasks.video_frames", ["--data", str(tmp_path / "missing")], tmp_path)
 
 
 def test_ucf101_clip_labels_through_tensorflow_datasets(tmp_path, capsys):
