@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
 
@@ -39,9 +40,7 @@ def load_series(cfg):
     else:
         path = _download_temperatures(cfg.cache_dir, explicit=cfg.dataset == "temperatures")
         if path is None:
-            print(f"the temperature series could not be downloaded (no network) and no dataset was named: using the "
-                  f"{GENERATED_NAME}. Pass --data PATH for a local CSV, or --dataset temperatures to make this an "
-                  "error.")
+            announce_stand_in("the temperature series", "temperatures", GENERATED_NAME, "a local CSV")
             series = generated_series(cfg.seed)
         else:
             series = read_series(path, cfg.target)
@@ -122,8 +121,7 @@ def _download_temperatures(cache_dir, *, explicit):
 
     if not _network_reachable(TEMPERATURES_HOST):
         if explicit:
-            raise UserError(f"--dataset temperatures needs a network connection ({TEMPERATURES_HOST} is not "
-                            "reachable); for a local CSV pass --data PATH.")
+            raise unreachable_error("temperatures", TEMPERATURES_HOST, "a local CSV")
         return None
     return keras.utils.get_file("daily-min-temperatures.csv", TEMPERATURES_URL, cache_dir=cache_dir)
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
 
@@ -41,9 +42,7 @@ def load_text(cfg):
     else:
         path = _download_shakespeare(cfg.cache_dir, explicit=cfg.dataset == "shakespeare")
         if path is None:
-            print(f"Tiny Shakespeare could not be downloaded (no network) and no dataset was named: using the "
-                  f"{GENERATED_NAME}. Pass --data PATH for a local text, or --dataset shakespeare to make this an "
-                  "error.")
+            announce_stand_in("Tiny Shakespeare", "shakespeare", GENERATED_NAME, "a local text")
             text, source, offline = generated_play(cfg.seed), GENERATED_NAME, True
         else:
             text, source = read_text_file(path), "Tiny Shakespeare"
@@ -61,8 +60,7 @@ def _download_shakespeare(cache_dir, *, explicit):
 
     if not _network_reachable(SHAKESPEARE_HOST):
         if explicit:
-            raise UserError(f"--dataset shakespeare needs a network connection ({SHAKESPEARE_HOST} is not "
-                            "reachable); for a local text pass --data PATH.")
+            raise unreachable_error("shakespeare", SHAKESPEARE_HOST, "a local text")
         return None
     return keras.utils.get_file("tinyshakespeare.txt", SHAKESPEARE_URL, cache_dir=cache_dir)
 

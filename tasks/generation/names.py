@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.tables import read_text_file
 from tasks.generation import data
 
@@ -40,8 +41,7 @@ def load_names(cfg):
         path = _download_names(cfg.cache_dir, explicit=cfg.dataset == "names")
         if path is not None:
             return Names(*path, "names by language (PyTorch tutorial data.zip)")
-        print(f"the names data could not be downloaded (no network) and no dataset was named: using the "
-              f"{GENERATED_NAME}. Pass --data PATH for a local TSV, or --dataset names to make this an error.")
+        announce_stand_in("the names data", "names", GENERATED_NAME, "a local TSV")
     return Names(*generated_names(cfg.seed), GENERATED_NAME, offline=True)
 
 
@@ -66,8 +66,7 @@ def _download_names(cache_dir, *, explicit):
 
     if not data._network_reachable(NAMES_HOST):
         if explicit:
-            raise UserError(f"--dataset names needs a network connection ({NAMES_HOST} is not reachable); for a "
-                            "local TSV pass --data PATH.")
+            raise unreachable_error("names", NAMES_HOST, "a local TSV")
         return None
     archive = Path(keras.utils.get_file("names-data.zip", NAMES_URL, cache_dir=cache_dir))
     names, languages = [], []

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.downloads import announce_stand_in
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_labelled_texts, read_text_file
 from tasks.common.training import bucket_by_length
@@ -38,8 +39,7 @@ def load_splits(cfg):
     else:
         loaded = _imdb(cfg.tfds_dir, explicit=cfg.dataset == "imdb")
         if loaded is None:
-            print(f"IMDB could not be downloaded (no network) and no dataset was named: using the {OFFLINE_NAME} "
-                  "set. Pass --data PATH for local data, or --dataset imdb to make this an error.")
+            announce_stand_in("IMDB", "imdb", f"{OFFLINE_NAME} set", "local data")
             train, test, source, offline = *_offline(cfg.seed), True
         else:
             (train, test), source, offline = loaded, "imdb_reviews (tensorflow-datasets, 25k train / 25k test)", False

@@ -9,6 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
 from tasks.translation.offline import NAME as OFFLINE_NAME
@@ -39,8 +40,7 @@ def load_splits(cfg):
     else:
         path = _download_spa_eng(cfg.cache_dir, explicit=cfg.dataset == "spa-eng")
         if path is None:
-            print(f"Tatoeba spa-eng could not be downloaded (no network) and no dataset was named: using the "
-                  f"{OFFLINE_NAME} set. Pass --data PATH for local pairs, or --dataset spa-eng to make this an error.")
+            announce_stand_in("Tatoeba spa-eng", "spa-eng", f"{OFFLINE_NAME} set", "local pairs")
             pairs, source, offline = offline_pairs(cfg.seed), OFFLINE_NAME, True
         else:
             # The file is English<TAB>Spanish; the default direction is Spanish -> English, as in the tutorial.
@@ -97,8 +97,7 @@ def _download_spa_eng(cache_dir, *, explicit):
         return cached
     if not _network_reachable(SPA_ENG_HOST):
         if explicit:
-            raise UserError(f"--dataset spa-eng needs a network connection ({SPA_ENG_HOST} is not reachable) or a "
-                            "cached copy; for local pairs pass --data PATH.")
+            raise unreachable_error("spa-eng", SPA_ENG_HOST, "local pairs")
         return None
     folder = keras.utils.get_file("spa-eng.zip", SPA_ENG_URL, extract=True, cache_dir=cache_dir)
     return Path(folder) / "spa-eng" / "spa.txt"
