@@ -38,32 +38,54 @@ class EpochTimer(keras.callbacks.Callback):
             logs["samples_per_second"] = self.samples_per_epoch / seconds
 
 
-def fit_callbacks(run_dir, *, patience, samples_per_epoch, monitor="val_loss"):
+def fit_callbacks(run_dir, *, patience, samples_per_epoch, monitor="val_loss", backup=True):
     """Early stopping that restores the best weights, a resumable backup, TensorBoard logs, and epoch timing.
 
     The backup (`<run_dir>/backup`) is written at every epoch end and deleted when training finishes, so running the
-    same command again after Ctrl-C or a killed process resumes from the last finished epoch.
+    same command again after Ctrl-C or a killed process resumes from the last finished epoch. (`backup=False`: the
+    distributed loop keeps its own.)
     """
     run_dir = Path(run_dir)
     return [
         EpochTimer(samples_per_epoch),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True, verbose=1),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        *([keras.callbacks.BackupAndRestore(str(run_dir / "backup"))] if backup else []),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
     ]
 
 
+def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir, patience, samples_per_epoch,
+                callbacks=()):
+    """Train with `fit_callbacks` plus `callbacks`: Keras `fit` on one device, the distributed loop on several
+    (`tasks.common.distribute`). `run_dir` is this worker's (`placement.output_dir`). Returns the History."""
+    standard = fit_callbacks(run_dir, patience=patience, samples_per_epoch=samples_per_epoch,
+                             backup=placement.uses_fit)
+    if placement.uses_fit:
+        return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
+                         callbacks=[*standard, *callbacks])
+    from tasks.common.distributed_loop import distributed_fit
+
+    return distributed_fit(model, placement, train_ds, validation_data=validation_data, epochs=epochs,
+                           callbacks=[*standard, *callbacks], verbose=fit_verbosity() if placement.is_chief else 2,
+                           backup_dir=Path(run_dir) / "backup")
+
+
+# Flags that may change between an interrupted run and its resumption. Not --strategy: single-device runs keep
+# Keras's backup format, distributed runs their own.
+RESUMABLE_CHANGES = ("epochs", "patience", "cpu_replicas")
+
+
 def prepare_run_dir(run_dir, cfg):
     """Create `run_dir` and record `cfg` (a dataclass) in it. Returns True when an interrupted run with the same
-    config left a backup to resume from; a different config there is a UserError (changing only `epochs` or
-    `patience` is allowed)."""
+    config left a backup to resume from; a different config there is a UserError (changing only those in
+    RESUMABLE_CHANGES is allowed)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config_file = run_dir / "config.json"
     current = dataclasses.asdict(cfg)
     resuming = (run_dir / "backup").exists()
     if resuming and config_file.exists():
         previous = json.loads(config_file.read_text())
-        changed = sorted(k for k in current if previous.get(k) != current[k] and k not in ("epochs", "patience"))
+        changed = sorted(k for k in current if previous.get(k) != current[k] and k not in RESUMABLE_CHANGES)
         if changed:
             raise UserError(f"{run_dir} holds an interrupted run with different {', '.join(changed)}; rerun with "
                             "the same flags to resume, or pass another --run-dir.")

@@ -17,13 +17,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
                               require_positive, run_cli)
+from tasks.common.distribute import DistributionFlags  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributionFlags):
     # data
     data: str | None = flag(None, "local data: a TSV/CSV file with text and label columns, or an aclImdb folder")
     dataset: str = flag("auto", "auto: IMDB, or the offline set when it cannot be downloaded; imdb: IMDB or an "
@@ -45,7 +46,8 @@ class Config:
                                 "the words", choices=("last", "mean", "max"))
     # training
     epochs: int = flag(6, "maximum epochs (early stopping may end sooner)")
-    batch_size: int = flag(64, "batch size of the longest bucket; shorter buckets take more reviews")
+    batch_size: int = flag(64, "batch size of the longest bucket (per replica when distributed); shorter buckets "
+                               "take more reviews")
     learning_rate: float = flag(1e-3, "Adam learning rate")
     patience: int = flag(2, "epochs without a better validation loss before stopping")
     xla: bool = flag(True, "compile the training step with XLA (faster for LSTM/GRU on CPU)")
@@ -70,12 +72,15 @@ def train(cfg):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import binary_metrics, plot_confusion, plot_history
-    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+    from tasks.common.distribute import place
+    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.serving import write_export
 
+    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    print(placement.describe())
     set_seed(cfg.seed)
-    run_dir = Path(cfg.run_dir)
+    run_dir = placement.output_dir(cfg.run_dir)
     resuming = prepare_run_dir(run_dir, cfg)
 
     # Data: validation comes out of the training data; the test split is only used once, at the end.
@@ -94,20 +99,22 @@ def train(cfg):
     val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False)
 
     # Model from the zoo: embedding -> (Bi)RNN stack -> one logit.
-    model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(),
-                      embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
-                      bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
-                      num_outputs=1)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
-                  jit_compile=cfg.xla)
+    with placement.scope():
+        model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(),
+                          embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
+                          bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
+                          num_outputs=1)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+                      jit_compile=cfg.xla)
 
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
-                        callbacks=fit_callbacks(run_dir, patience=cfg.patience,
-                                                samples_per_epoch=len(splits.train[0])))
+    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
+                          patience=cfg.patience, samples_per_epoch=len(splits.train[0]))
     wall = time.perf_counter() - started
+    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
+        return {"worker": placement.worker_index, "training": history_summary(history)}
 
     # Evaluate once on the test split.
     y_true, y_prob = _predict(model, make_dataset(splits.test, vectorizer, cfg, training=False))

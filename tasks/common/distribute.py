@@ -1,0 +1,162 @@
+"""Where a recipe trains: `--strategy {auto,one-device,mirrored,multi-worker}` turned into a tf.distribute strategy.
+
+    auto          several local GPUs: mirrored; TF_CONFIG naming several tasks: multi-worker; else one device
+    one-device    the first GPU, or the CPU
+    mirrored      every local GPU (without GPUs: `--cpu-replicas N` logical CPU devices, to try the path on a laptop)
+    multi-worker  MultiWorkerMirroredStrategy over the machines that the TF_CONFIG environment variable names
+
+Single-device runs keep Keras `fit`. Mirrored and multi-worker runs use `tasks.common.distributed_loop`, because
+Keras 3's `fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585) and one loop for both keeps their
+meaning of `--batch-size` the same: it is the batch of one replica, so a step trains on
+`--batch-size x replicas` examples.
+"""
+
+import atexit
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tasks.common.cli import UserError, flag
+
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+
+TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
+
+
+@dataclasses.dataclass
+class DistributionFlags:
+    """The placement flags every recipe's Config inherits."""
+
+    strategy: str = flag("auto", "where to train: auto, one-device, mirrored (all local GPUs) or multi-worker "
+                                 "(the machines in TF_CONFIG)", choices=STRATEGIES)
+    cpu_replicas: int = flag(1, "with --strategy mirrored on a machine without GPUs: split the CPU into this many "
+                                "logical devices (tries the multi-device path; it is not faster)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """The strategy this process trains under, and its role in the job."""
+
+    strategy: object  # tf.distribute.Strategy
+    kind: str  # "one-device", "mirrored" or "multi-worker" (auto resolved)
+    workers: int = 1
+    worker_index: int = 0
+    is_chief: bool = True
+
+    @property
+    def replicas(self):
+        """Replicas in the whole job: a step trains on this many batches at once."""
+        return self.strategy.num_replicas_in_sync
+
+    @property
+    def uses_fit(self):
+        return self.kind == "one-device"
+
+    def scope(self):
+        """Create the model and compile it inside this, so its variables are placed on every replica."""
+        return self.strategy.scope()
+
+    def output_dir(self, path):
+        """`path` on the chief. Other workers get a private temporary folder, removed at exit: they write nowhere the
+        user sees."""
+        if self.is_chief:
+            return Path(path)
+        private = Path(tempfile.mkdtemp(prefix=f"zoo-worker{self.worker_index}-"))
+        atexit.register(shutil.rmtree, private, ignore_errors=True)
+        return private
+
+    def describe(self):
+        devices = ", ".join(self.strategy.extended.worker_devices)
+        role = f"worker {self.worker_index} of {self.workers}{' (chief)' if self.is_chief else ''}; " \
+            if self.kind == "multi-worker" else ""
+        return f"strategy: {self.kind}, {role}{self.replicas} replica(s) in the job; local devices: {devices}"
+
+
+def place(cfg):
+    """The Placement for `cfg.strategy`. Call it before any other TensorFlow work: logical devices and collective
+    ops can only be configured before the runtime starts."""
+    import tensorflow as tf
+
+    if cfg.cpu_replicas < 1:
+        raise UserError(f"--cpu-replicas must be positive (got {cfg.cpu_replicas}).")
+    gpus = tf.config.list_physical_devices("GPU")
+    kind = cfg.strategy
+    if kind == "auto":
+        kind = "multi-worker" if _tf_config_tasks() > 1 else "mirrored" if len(gpus) > 1 else "one-device"
+    if cfg.cpu_replicas > 1 and (kind != "mirrored" or gpus):
+        raise UserError("--cpu-replicas only applies to --strategy mirrored on a machine without GPUs.")
+    if kind == "one-device":
+        return Placement(tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0"), kind)
+    if kind == "mirrored":
+        if gpus:
+            return Placement(tf.distribute.MirroredStrategy(), kind)
+        _split_cpu(tf, cfg.cpu_replicas)
+        return Placement(tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")]),
+                         kind)
+    return _multi_worker(tf)
+
+
+def _split_cpu(tf, count):
+    if count == 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError as error:  # the runtime already started in this process
+        current = len(tf.config.list_logical_devices("CPU"))
+        if current != count:
+            raise RuntimeError(f"--cpu-replicas {count} must be set before TensorFlow starts; this process already "
+                               f"has {current} logical CPU device(s)") from error
+
+
+def _tf_config_tasks():
+    config = _read_tf_config()
+    return sum(len(addresses) for addresses in config.get("cluster", {}).values()) if config else 0
+
+
+def _read_tf_config():
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"TF_CONFIG is not valid JSON ({error.msg} at character {error.pos}); it should look "
+                        f"like {TF_CONFIG_EXAMPLE}") from None
+    if not isinstance(config, dict):
+        raise UserError(f"TF_CONFIG must be a JSON object like {TF_CONFIG_EXAMPLE}")
+    return config
+
+
+def _multi_worker(tf):
+    config = _read_tf_config()
+    if config is None:
+        raise UserError(f"--strategy multi-worker needs the TF_CONFIG environment variable on every worker, e.g. "
+                        f"{TF_CONFIG_EXAMPLE} (index 1 on the second machine).")
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise UserError(f"TF_CONFIG needs a \"cluster\" and a \"task\" entry, like {TF_CONFIG_EXAMPLE}")
+    unknown = sorted(set(cluster) - {"chief", "worker"})
+    if unknown:
+        raise UserError(f"TF_CONFIG's cluster has {', '.join(unknown)} jobs; multi-worker training uses only "
+                        "\"worker\" (and optionally one \"chief\") entries.")
+    members = cluster.get(task.get("type"))
+    index = task.get("index")
+    if not isinstance(members, list) or not isinstance(index, int) or not 0 <= index < len(members):
+        raise UserError(f"TF_CONFIG's task {json.dumps(task)} is not in its cluster {json.dumps(cluster)}: the "
+                        "task needs a \"type\" that the cluster lists and an \"index\" into that list.")
+    if len(cluster.get("chief", [])) > 1:
+        raise UserError("TF_CONFIG's cluster may name at most one chief.")
+    # No collective timeout: TF implements it with one sleeping thread per collective, thousands per epoch (the
+    # process dies of it). A dead worker is found by the coordination service's heartbeats instead.
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    has_chief = bool(cluster.get("chief"))
+    is_chief = resolver.task_type == "chief" or (not has_chief and resolver.task_id == 0)
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    position = resolver.task_id + (1 if has_chief and resolver.task_type == "worker" else 0)
+    return Placement(strategy, "multi-worker", workers=workers, worker_index=position, is_chief=is_chief)
