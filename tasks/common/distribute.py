@@ -79,14 +79,19 @@ class Placement:
 def place(cfg):
     """The Placement for `cfg.strategy`. Call it before any other TensorFlow work: logical devices and collective
     ops can only be configured before the runtime starts."""
-    import tensorflow as tf
-
     if cfg.cpu_replicas < 1:
         raise UserError(f"--cpu-replicas must be positive (got {cfg.cpu_replicas}).")
-    gpus = tf.config.list_physical_devices("GPU")
     kind = cfg.strategy
+    if kind == "auto" and _tf_config_tasks() > 1:
+        kind = "multi-worker"
+    if kind == "multi-worker":
+        cluster, _ = _cluster_and_task()  # checked before TensorFlow starts, so a mistake is one clean line
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
     if kind == "auto":
-        kind = "multi-worker" if _tf_config_tasks() > 1 else "mirrored" if len(gpus) > 1 else "one-device"
+        kind = "mirrored" if len(gpus) > 1 else "one-device"
     if cfg.cpu_replicas > 1 and (kind != "mirrored" or gpus):
         raise UserError("--cpu-replicas only applies to --strategy mirrored on a machine without GPUs.")
     if kind == "one-device":
@@ -97,7 +102,7 @@ def place(cfg):
         _split_cpu(tf, cfg.cpu_replicas)
         return Placement(tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")]),
                          kind)
-    return _multi_worker(tf)
+    return _multi_worker(tf, cluster)
 
 
 def _split_cpu(tf, count):
@@ -132,7 +137,8 @@ def _read_tf_config():
     return config
 
 
-def _multi_worker(tf):
+def _cluster_and_task():
+    """TF_CONFIG's cluster and task, checked."""
     config = _read_tf_config()
     if config is None:
         raise UserError(f"--strategy multi-worker needs the TF_CONFIG environment variable on every worker, e.g. "
@@ -151,6 +157,10 @@ def _multi_worker(tf):
                         "task needs a \"type\" that the cluster lists and an \"index\" into that list.")
     if len(cluster.get("chief", [])) > 1:
         raise UserError("TF_CONFIG's cluster may name at most one chief.")
+    return cluster, task
+
+
+def _multi_worker(tf, cluster):
     # No collective timeout: TF implements it with one sleeping thread per collective, thousands per epoch (the
     # process dies of it). A dead worker is found by the coordination service's heartbeats instead.
     strategy = tf.distribute.MultiWorkerMirroredStrategy()

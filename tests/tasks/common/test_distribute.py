@@ -1,0 +1,110 @@
+"""--strategy and TF_CONFIG handling, the distributed loop in one process, its backup, and the loopback cluster."""
+
+import json
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from tasks.common.cli import UserError
+from tasks.common.distribute import place
+from tasks.common.distributed_loop import ChiefBackup, count_batches, weights_fingerprint
+from tasks.common.local_cluster import tf_configs
+from tasks.common.training import train_model
+from tests.tasks.cli_errors import ROOT, command_line_error
+
+
+def flags(strategy="auto", cpu_replicas=1):
+    return SimpleNamespace(strategy=strategy, cpu_replicas=cpu_replicas)
+
+
+@pytest.mark.parametrize("tf_config, message", [
+    (None, "needs the TF_CONFIG environment variable"),
+    ("{not json", "TF_CONFIG is not valid JSON"),
+    ("[1, 2]", "TF_CONFIG must be a JSON object"),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}}', 'needs a "cluster" and a "task"'),
+    ('{"cluster": {"worker": ["a:1"], "ps": ["c:3"]}, "task": {"type": "worker", "index": 0}}', "ps jobs"),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}', "is not in its cluster"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', "is not in its cluster"),
+])
+def test_multi_worker_names_what_is_wrong_with_tf_config(monkeypatch, tf_config, message):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(UserError, match=message):
+        place(flags("multi-worker"))
+
+
+def test_cpu_replicas_is_refused_outside_mirrored_and_must_be_positive():
+    with pytest.raises(UserError, match="only applies to --strategy mirrored"):
+        place(flags("one-device", cpu_replicas=2))
+    with pytest.raises(UserError, match="must be positive"):
+        place(flags("mirrored", cpu_replicas=0))
+
+
+def test_auto_is_one_device_here_and_multi_worker_when_tf_config_names_a_cluster(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    placement = place(flags())
+    assert (placement.kind, placement.replicas, placement.is_chief, placement.uses_fit) == ("one-device", 1, True,
+                                                                                            True)
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}}')  # no task: the multi-worker error
+    with pytest.raises(UserError, match='needs a "cluster" and a "task"'):
+        place(flags())
+
+
+def test_the_recipe_command_line_reports_a_missing_tf_config_in_one_line():
+    err = command_line_error("tasks.sentiment", ["--strategy", "multi-worker", "--dataset", "offline"], ROOT)
+    assert err.startswith("error: --strategy multi-worker needs the TF_CONFIG environment variable")
+
+
+def test_loopback_cluster_configs_give_each_worker_its_own_port_and_index():
+    configs = [json.loads(c) for c in tf_configs(3)]
+    addresses = configs[0]["cluster"]["worker"]
+    assert len(set(addresses)) == 3 and all(a.startswith("localhost:") for a in addresses)
+    assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
+    assert all(c["cluster"] == configs[0]["cluster"] for c in configs)
+
+
+def test_count_batches_knows_or_counts():
+    assert count_batches(tf.data.Dataset.range(10).batch(3)) == 4
+    assert count_batches(tf.data.Dataset.range(10).filter(lambda x: x % 2 == 0).batch(2)) == 3
+
+
+def test_backup_round_trip_is_whole_or_absent(tmp_path):
+    backup = ChiefBackup(tmp_path / "backup")
+    assert backup.load() is None
+    variables = [tf.Variable(np.arange(6, dtype="float32").reshape(2, 3)), tf.Variable(np.int64(7))]
+    backup.save(variables, epoch=3)
+    arrays, epoch = backup.load()
+    assert epoch == 3 and [a.tolist() for a in arrays] == [v.numpy().tolist() for v in variables]
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["state.npz"]  # no partial file left
+    backup.remove()
+    assert not (tmp_path / "backup").exists()
+
+
+def test_the_loop_in_one_process_learns_and_reports_like_fit(tmp_path):
+    """The distributed loop with one mirrored replica: a falling loss, fit()'s history keys, early stopping."""
+    placement = place(flags("mirrored"))
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 30, size=(256, 12))
+    labels = (ids[:, 0] > 15).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices((ids, labels)).batch(32)
+    validation = tf.data.Dataset.from_tensor_slices((ids[:64], labels[:64])).batch(32)
+    with placement.scope():
+        model = zoo.build("many_to_one", input="tokens", vocab_size=30, embedding_dim=8, cell="gru", units=8,
+                          num_outputs=1)
+        model.compile(optimizer=keras.optimizers.Adam(0.02), loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
+    history = train_model(model, placement, train, validation_data=validation, epochs=6, run_dir=tmp_path,
+                          patience=6, samples_per_epoch=256)
+    logs = history.history
+    assert set(logs) >= {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds", "samples_per_second"}
+    assert len(logs["loss"]) == 6 and logs["loss"][-1] < logs["loss"][0]
+    assert not (tmp_path / "backup").exists()  # removed when training ends
+    assert (tmp_path / "logs").exists()
+    assert len(weights_fingerprint(model)) == 16
