@@ -69,6 +69,24 @@ class Placement:
         atexit.register(shutil.rmtree, private, ignore_errors=True)
         return private
 
+    def local_copy(self, model):
+        """The trained model as a plain one-device model (same weights and compile settings) for evaluation and
+        export, so that nothing after training runs collectives or saves distributed variables. Under one-device
+        training, `model` itself."""
+        if self.uses_fit:
+            return model
+        copy = type(model).from_config(model.get_config())  # a ZooModel stays one (clone_model would not)
+        copy.set_weights(model.get_weights())
+        if model.compiled:
+            copy.compile_from_config(model.get_compile_config())
+        return copy
+
+    def worker_summary(self, history):
+        """What a non-chief worker's run returns: the chief alone evaluates, writes metrics and exports."""
+        from tasks.common.training import history_summary
+
+        return {"worker": self.worker_index, "training": history_summary(history)}
+
     def describe(self):
         devices = ", ".join(self.strategy.extended.worker_devices)
         role = f"worker {self.worker_index} of {self.workers}{' (chief)' if self.is_chief else ''}; " \
@@ -77,8 +95,14 @@ class Placement:
 
 
 def place(cfg):
-    """The Placement for `cfg.strategy`. Call it before any other TensorFlow work: logical devices and collective
-    ops can only be configured before the runtime starts."""
+    """The Placement for `cfg.strategy`, announced on stdout. Call it before importing TensorFlow: logical devices
+    and collective ops can only be configured before the runtime starts, and a flag mistake is then one clean line."""
+    placement = _place(cfg)
+    print(placement.describe())
+    return placement
+
+
+def _place(cfg):
     if cfg.cpu_replicas < 1:
         raise UserError(f"--cpu-replicas must be positive (got {cfg.cpu_replicas}).")
     kind = cfg.strategy

@@ -145,7 +145,8 @@ class _Loop:
 
     @tf.function
     def _sum(self, value):
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(lambda: tf.identity(value)), axis=None)
+        per_replica = self.strategy.run(lambda: tf.identity(value))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def _start_from_chief(self):
         """Every worker takes the chief's weights, optimizer state and next epoch: from the chief's backup when an

@@ -16,13 +16,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
                               require_positive, run_cli)
+from tasks.common.distribute import DistributionFlags  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributionFlags):
     # data
     data: str | None = flag(None, "a CSV with a header: a time column and one or more numeric value columns")
     dataset: str = flag("auto", "auto: the Melbourne temperatures, or a generated series when they cannot be "
@@ -47,7 +48,7 @@ class Config:
     dropout: float = flag(0.1, "dropout on each recurrent layer's inputs")
     # training
     epochs: int = flag(40, "maximum epochs (early stopping may end sooner)")
-    batch_size: int = flag(64, "windows per batch")
+    batch_size: int = flag(64, "windows per batch (per replica when distributed)")
     learning_rate: float = flag(2e-3, "Adam learning rate")
     patience: int = flag(6, "epochs without a better validation loss before stopping")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
@@ -63,19 +64,23 @@ class Config:
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    from tasks.common.distribute import place
+
+    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+
     import keras
     import numpy as np
 
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import plot_history
-    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
     from tasks.forecasting.data import chronological_splits, load_series, make_dataset, windows
     from tasks.forecasting.evaluation import baselines, errors, plot_forecast
     from tasks.forecasting.serving import Normalizer, change_targets, forecast_from_changes, write_export
 
     set_seed(cfg.seed)
-    run_dir = Path(cfg.run_dir)
+    run_dir = placement.output_dir(cfg.run_dir)
     prepare_run_dir(run_dir, cfg)
 
     # Data: chronological parts; the normalization sees the training part only.
@@ -98,10 +103,11 @@ def train(cfg):
         raise UserError(f"--relative-to season needs --horizon <= season <= --lookback; the season is "
                         f"{series.season} (set it with --season), the lookback {cfg.lookback}.")
     per_step = cfg.horizon > 1 and not season
-    model = zoo.build("many_to_many" if per_step else "many_to_one", input="features",
-                      feature_dim=len(series.columns) + 1, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
-                      dropout=cfg.dropout, num_outputs=cfg.horizon)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", metrics=["mae"])
+    with placement.scope():
+        model = zoo.build("many_to_many" if per_step else "many_to_one", input="features",
+                          feature_dim=len(series.columns) + 1, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
+                          dropout=cfg.dropout, num_outputs=cfg.horizon)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", metrics=["mae"])
 
     def inputs_and_targets(x, y):
         return normalizer.model_inputs(x), change_targets(x, y, series.target, per_step, season)
@@ -111,9 +117,12 @@ def train(cfg):
     val_ds = make_dataset(*inputs_and_targets(x_val, y_val), batch_size=cfg.batch_size, seed=cfg.seed,
                           training=False)
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
-                        callbacks=fit_callbacks(run_dir, patience=cfg.patience, samples_per_epoch=len(x_train)))
+    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
+                          patience=cfg.patience, samples_per_epoch=len(x_train))
     wall = time.perf_counter() - started
+    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
+        return placement.worker_summary(history)
+    model = placement.local_copy(model)
 
     # Evaluate once on the test part, in the original units, against the naive forecasts.
     predicted = model.predict(normalizer.model_inputs(x_test), verbose=0, batch_size=256)

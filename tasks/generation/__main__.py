@@ -20,13 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
                               require_positive, run_cli)
+from tasks.common.distribute import DistributionFlags  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributionFlags):
     task: str = flag("text", "text: a character language model; names: surnames for a language; classify-names: "
                              "a surname's language", choices=("text", "names", "classify-names"))
     # data
@@ -46,7 +47,7 @@ class Config:
     tbptt: bool = flag(True, "truncated BPTT: parallel streams with the state carried from chunk to chunk (reset "
                              "each epoch); --no-tbptt: independent windows, each from a zero state")
     bptt: int = flag(100, "characters per chunk (or window) that gradients flow back through")
-    batch_size: int = flag(64, "parallel streams (or windows per batch)")
+    batch_size: int = flag(64, "parallel streams (or windows per batch, per replica when distributed)")
     epochs: int = flag(14, "maximum epochs (early stopping may end sooner); about 30 minutes on 2 CPU cores")
     learning_rate: float = flag(2e-3, "Adam learning rate")
     patience: int = flag(2, "epochs without a better validation loss before stopping")
@@ -83,14 +84,21 @@ def copy_weights(source, target):
 
 def train(cfg):
     """The task `cfg` names: config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    from tasks.common.distribute import place
+
+    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    if cfg.task == "text" and cfg.tbptt and not placement.uses_fit:
+        raise UserError(f"--tbptt keeps each stream's recurrent state in the model between batches, one state per "
+                        f"replica that --strategy {placement.kind} cannot hold; pass --no-tbptt (independent "
+                        "windows) to train on several devices.")
     if cfg.task != "text":
         from tasks.generation.names_training import train_classifier, train_name_generator
 
-        return (train_name_generator if cfg.task == "names" else train_classifier)(cfg)
-    return train_text(cfg)
+        return (train_name_generator if cfg.task == "names" else train_classifier)(cfg, placement)
+    return train_text(cfg, placement)
 
 
-def train_text(cfg):
+def train_text(cfg, placement):
     """The character language model, trained with truncated BPTT or on independent windows."""
     import keras
     import tensorflow as tf
@@ -98,12 +106,12 @@ def train_text(cfg):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import plot_history
-    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
     from tasks.generation.data import RESERVED, encode, load_text, tbptt_batches, vocabulary, window_batches
     from tasks.generation.sampling import Generator, stream_loss, write_export
 
     set_seed(cfg.seed)
-    run_dir = Path(cfg.run_dir)
+    run_dir = placement.output_dir(cfg.run_dir)
     prepare_run_dir(run_dir, cfg)
 
     # Data: the last part of the text is held out; the vocabulary comes from the training part.
@@ -122,17 +130,20 @@ def train_text(cfg):
         val_ds = window_batches(val_ids, cfg.batch_size, cfg.bptt, cfg.seed)
 
     # Model from the zoo: embedding -> stacked RNN -> next-character logits at every step; stateful for TBPTT.
-    model = build_model(cfg, vocab_size, stateful=cfg.tbptt, batch_size=cfg.batch_size if cfg.tbptt else None)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
-    callbacks = fit_callbacks(run_dir, patience=cfg.patience, samples_per_epoch=len(train_ids))
+    with placement.scope():
+        model = build_model(cfg, vocab_size, stateful=cfg.tbptt, batch_size=cfg.batch_size if cfg.tbptt else None)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
+    callbacks = []
     if cfg.tbptt:  # every epoch and every validation starts the streams from a zero state
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: zoo.reset_states(model),
                                                         on_test_begin=lambda *_: zoo.reset_states(model)))
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
-                        callbacks=callbacks)
+    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
+                          patience=cfg.patience, samples_per_epoch=len(train_ids), callbacks=callbacks)
     wall = time.perf_counter() - started
+    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
+        return placement.worker_summary(history)
 
     # Evaluate once, the same way for both training modes: the held-out tail read as 16 streams, state carried.
     scorer = build_model(cfg, vocab_size, stateful=True, batch_size=16)

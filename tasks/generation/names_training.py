@@ -13,13 +13,13 @@ import tensorflow as tf
 import zoo
 from tasks.common.export import atomic_export, library_versions, write_extras, write_json_atomic
 from tasks.common.reports import plot_confusion, plot_history
-from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
 from tasks.generation.names import MARKERS, NameGenerator, char_ids, load_names, split
 
 
-def _prepare(cfg):
+def _prepare(cfg, placement):
     set_seed(cfg.seed)
-    run_dir = Path(cfg.run_dir)
+    run_dir = placement.output_dir(cfg.run_dir)
     prepare_run_dir(run_dir, cfg)
     names = load_names(cfg)
     train, validation, test = split(names, cfg.seed)
@@ -30,15 +30,21 @@ def _prepare(cfg):
     return run_dir, names, (train, validation, test), chars, languages
 
 
-def _fit(cfg, model, run_dir, x, y, validation, samples):
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
+def _fit(cfg, placement, build, run_dir, train_data, validation_data):
+    """Build (`build()`) and compile the model under the placement's strategy and train it on (inputs, targets)
+    arrays. Returns (model, history, seconds); the model is a plain one-device copy after distributed training."""
+    with placement.scope():
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
+    train_ds = tf.data.Dataset.from_tensor_slices(train_data).shuffle(
+        len(train_data[1]), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices(validation_data).batch(cfg.batch_size)
     started = time.perf_counter()
-    history = model.fit(x, y, validation_data=validation, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                        verbose=fit_verbosity(), callbacks=fit_callbacks(run_dir, patience=cfg.patience,
-                                                                         samples_per_epoch=samples))
-    return history, time.perf_counter() - started
+    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
+                          patience=cfg.patience, samples_per_epoch=len(train_data[1]))
+    return placement.local_copy(model), history, time.perf_counter() - started
 
 
 def _finish(cfg, run_dir, name, metrics, history, write):
@@ -60,16 +66,17 @@ def _finish(cfg, run_dir, name, metrics, history, write):
     return {**metrics, "export": str(export)}
 
 
-def train_classifier(cfg):
+def train_classifier(cfg, placement):
     """A surname's language: characters -> (Bi)RNN -> softmax over the languages."""
-    run_dir, names, (train, validation, test), chars, languages = _prepare(cfg)
+    run_dir, names, (train, validation, test), chars, languages = _prepare(cfg, placement)
     ids = char_ids(names.names, chars, markers=False)
     labels = np.array([languages.index(x) for x in names.languages], np.int32)
-    model = zoo.build("many_to_one", input="tokens", vocab_size=len(chars) + len(MARKERS), cell=cfg.cell,
-                      units=cfg.units, num_layers=cfg.layers, bidirectional=True, dropout=cfg.dropout,
-                      embedding_dim=cfg.embedding_dim, num_outputs=len(languages))
-    history, wall = _fit(cfg, model, run_dir, ids[train], labels[train], (ids[validation], labels[validation]),
-                         len(train))
+    model, history, wall = _fit(cfg, placement, lambda: zoo.build(
+        "many_to_one", input="tokens", vocab_size=len(chars) + len(MARKERS), cell=cfg.cell, units=cfg.units,
+        num_layers=cfg.layers, bidirectional=True, dropout=cfg.dropout, embedding_dim=cfg.embedding_dim,
+        num_outputs=len(languages)), run_dir, (ids[train], labels[train]), (ids[validation], labels[validation]))
+    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
+        return placement.worker_summary(history)
     predicted = np.argmax(model.predict(ids[test], verbose=0), axis=-1)
     recall = [float(np.mean(predicted[labels[test] == k] == k)) for k in range(len(languages))
               if np.any(labels[test] == k)]
@@ -105,20 +112,22 @@ def train_classifier(cfg):
     return _finish(cfg, run_dir, "classify_names", metrics, history, write)
 
 
-def train_name_generator(cfg):
+def train_name_generator(cfg, placement):
     """New surnames for a language: the language (one-hot) sets the state of a character decoder (teacher forcing)."""
-    run_dir, names, (train, validation, test), chars, languages = _prepare(cfg)
+    run_dir, names, (train, validation, test), chars, languages = _prepare(cfg, placement)
     ids = char_ids(names.names, chars, markers=True)
     vectors = np.eye(len(languages), dtype=np.float32)[[languages.index(x) for x in names.languages]]
-    model = zoo.build("one_to_many", input="features", feature_dim=len(languages), decoder="autoregressive",
-                      cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, dropout=cfg.dropout,
-                      target_embedding_dim=cfg.embedding_dim, num_outputs=len(chars) + len(MARKERS))
 
     def inputs(index):
         return {"vector": vectors[index], "previous_tokens": ids[index, :-1]}
 
-    history, wall = _fit(cfg, model, run_dir, inputs(train), ids[train, 1:],
-                         (inputs(validation), ids[validation, 1:]), len(train))
+    model, history, wall = _fit(cfg, placement, lambda: zoo.build(
+        "one_to_many", input="features", feature_dim=len(languages), decoder="autoregressive", cell=cfg.cell,
+        units=cfg.units, num_layers=cfg.layers, dropout=cfg.dropout, target_embedding_dim=cfg.embedding_dim,
+        num_outputs=len(chars) + len(MARKERS)), run_dir, (inputs(train), ids[train, 1:]),
+        (inputs(validation), ids[validation, 1:]))
+    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
+        return placement.worker_summary(history)
     nats = float(model.evaluate(inputs(test), ids[test, 1:], verbose=0, return_dict=True)["loss"])
     generator = NameGenerator(model, chars, languages)
     generate = tf.function(generator.generate)

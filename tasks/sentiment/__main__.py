@@ -69,7 +69,6 @@ def train(cfg):
     from tasks.common.distribute import place
 
     placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
-    print(placement.describe())
 
     import keras
     import tensorflow as tf
@@ -116,7 +115,8 @@ def train(cfg):
                           patience=cfg.patience, samples_per_epoch=len(splits.train[0]))
     wall = time.perf_counter() - started
     if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
-        return {"worker": placement.worker_index, "training": history_summary(history)}
+        return placement.worker_summary(history)
+    model = placement.local_copy(model)
 
     # Evaluate once on the test split.
     y_true, y_prob = _predict(model, make_dataset(splits.test, vectorizer, cfg, training=False))

@@ -18,13 +18,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
                               require_positive, run_cli)
+from tasks.common.distribute import DistributionFlags  # noqa: E402
 from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributionFlags):
     # data
     data: str | None = flag(None, "a folder of videos (mp4/avi/gif) with labels.csv: file,label per clip, or "
                                   "file,frame,label per frame")
@@ -48,7 +49,7 @@ class Config:
     dropout: float = flag(0.2, "dropout on each recurrent layer's inputs")
     # training
     epochs: int = flag(15, "maximum epochs (early stopping may end sooner)")
-    batch_size: int = flag(32, "clips per batch")
+    batch_size: int = flag(32, "clips per batch (per replica when distributed)")
     learning_rate: float = flag(2e-3, "Adam learning rate")
     patience: int = flag(3, "epochs without a better validation loss before stopping")
     xla: bool = flag(False, "compile the training step with XLA")
@@ -75,19 +76,23 @@ class Config:
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    from tasks.common.distribute import place
+
+    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+
     import keras
     import numpy as np
 
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import plot_confusion, plot_history
-    from tasks.common.training import fit_callbacks, fit_verbosity, history_summary, prepare_run_dir, set_seed
+    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
     from tasks.video_frames.data import load_splits, make_dataset
     from tasks.video_frames.evaluation import plot_accuracy_by_position, plot_frame_strip, video_metrics
     from tasks.video_frames.serving import write_export
 
     set_seed(cfg.seed)
-    run_dir = Path(cfg.run_dir)
+    run_dir = placement.output_dir(cfg.run_dir)
     prepare_run_dir(run_dir, cfg)
 
     # Data: generated splits come from different seeds; the test split is used once, at the end.
@@ -99,21 +104,24 @@ def train(cfg):
 
     # Model from the zoo: per-frame CNN (keeping where things are) -> (Bi)RNN -> a softmax per frame or per clip.
     channels = splits.train.clips.shape[-1]
-    model = zoo.build("many_to_many" if cfg.target == "frames" else "many_to_one", input="frames",
-                      frame_shape=(cfg.frame_size, cfg.frame_size, channels),
-                      frame_filters=[int(w) for w in cfg.filters.split(",")], frame_pooling="flatten",
-                      cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
-                      dropout=cfg.dropout, num_outputs=len(splits.classes))
-    # Padded frames carry the input's mask to the outputs, so the loss and accuracy count real frames only.
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
+    with placement.scope():
+        model = zoo.build("many_to_many" if cfg.target == "frames" else "many_to_one", input="frames",
+                          frame_shape=(cfg.frame_size, cfg.frame_size, channels),
+                          frame_filters=[int(w) for w in cfg.filters.split(",")], frame_pooling="flatten",
+                          cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
+                          dropout=cfg.dropout, num_outputs=len(splits.classes))
+        # Padded frames carry the input's mask to the outputs, so the loss and accuracy count real frames only.
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
 
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=fit_verbosity(),
-                        callbacks=fit_callbacks(run_dir, patience=cfg.patience,
-                                                samples_per_epoch=len(splits.train.lengths)))
+    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
+                          patience=cfg.patience, samples_per_epoch=len(splits.train.lengths))
     wall = time.perf_counter() - started
+    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
+        return placement.worker_summary(history)
+    model = placement.local_copy(model)
 
     # Evaluate once on the test split.
     predicted = np.argmax(model.predict(make_dataset(splits.test, cfg, training=False), verbose=0), axis=-1)
