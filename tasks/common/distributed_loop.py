@@ -10,7 +10,9 @@ others waiting in an all-reduce forever):
 - the training batches are counted once (the same count on every worker: same data, same seed); an epoch is
   `batches // replicas` steps;
 - each worker reads the repeated batch stream and keeps every `workers`-th batch (`shard`), so a step sees
-  `replicas` different batches, and the global batch is `--batch-size x replicas`;
+  `replicas` different batches, and the global batch is `--batch-size x replicas`. Every worker thus runs the whole
+  input pipeline and drops the others' share: simple and deterministic, and cheap next to the recurrent model for
+  these recipes' pipelines (tokenizing, bucketing, in-memory arrays);
 - validation is not split: every replica scores the whole validation set and the metrics are summed across replicas,
   which leaves means unchanged. It costs one validation pass per replica, in parallel, and makes every worker's
   early-stopping decision identical.
@@ -81,6 +83,7 @@ class _Loop:
                             "replicas of this job: use a smaller --batch-size or more data.")
         print(f"distributed: {batches} batches per pass, {self.steps} steps per epoch of {placement.replicas} "
               f"batches (one per replica); {batches - self.steps * placement.replicas} left over each pass")
+
         def worker_batches(context):
             return train_ds.repeat().shard(context.num_input_pipelines, context.input_pipeline_id)
 
@@ -115,7 +118,7 @@ class _Loop:
             callbacks.on_epoch_begin(epoch)
             for step in range(self.steps):
                 callbacks.on_train_batch_begin(step)
-                logs = self.train_step(self.iterator)
+                logs = self.train_step(self.iterator)  # this worker's first replica's running metrics, for the bar
                 callbacks.on_train_batch_end(step, {k: float(v) for k, v in logs.items()})
             epoch_logs = self._results()
             if self.validation is not None:
@@ -153,6 +156,9 @@ class _Loop:
         interrupted run left one, else its current values (a broadcast also mends any drift between workers)."""
         variables = self._state_variables()
         saved = self.backup.load() if self.backup else None
+        if saved and [a.shape for a in saved[0]] != [tuple(v.shape) for v in variables]:
+            raise UserError(f"the backup in {self.backup.folder} was written by another model; delete it to start "
+                            "over, or pass another --run-dir.")
         values, epoch = (saved if saved else ([v.numpy() for v in variables], 0))
         if self.placement.workers == 1:
             received = values
@@ -173,8 +179,7 @@ class _Loop:
         """The chief's `arrays` on every worker: a sum where only the chief's first replica adds its values and every
         other replica adds zeros, which is exact. Integers travel as int64 (collectives have no uint32)."""
         chief, seen = self.placement.is_chief, []
-        wire = [np.asarray(a).astype(np.int64 if np.issubdtype(np.asarray(a).dtype, np.integer) else np.float32)
-                for a in arrays]
+        wire = [a.astype(np.int64) if np.issubdtype(a.dtype, np.integer) else a for a in map(np.asarray, arrays)]
 
         def contribution(context):
             seen.append(context.replica_id_in_sync_group)

@@ -86,9 +86,8 @@ def test_backup_round_trip_is_whole_or_absent(tmp_path):
     assert not (tmp_path / "backup").exists()
 
 
-def test_the_loop_in_one_process_learns_and_reports_like_fit(tmp_path):
-    """The distributed loop with one mirrored replica: a falling loss, fit()'s history keys, early stopping."""
-    placement = place(flags("mirrored"))
+def tiny_run(placement, tmp_path, epochs):
+    """A GRU classifier on a learnable toy task, trained with train_model under `placement`."""
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 30, size=(256, 12))
@@ -100,11 +99,23 @@ def test_the_loop_in_one_process_learns_and_reports_like_fit(tmp_path):
                           num_outputs=1)
         model.compile(optimizer=keras.optimizers.Adam(0.02), loss=keras.losses.BinaryCrossentropy(from_logits=True),
                       metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
-    history = train_model(model, placement, train, validation_data=validation, epochs=6, run_dir=tmp_path,
-                          patience=6, samples_per_epoch=256)
+    history = train_model(model, placement, train, validation_data=validation, epochs=epochs, run_dir=tmp_path,
+                          patience=epochs, samples_per_epoch=256)
+    return model, history
+
+
+def test_the_loop_in_one_process_learns_and_reports_like_fit(tmp_path):
+    """The distributed loop with one mirrored replica: a falling loss, fit()'s history keys, logs, no backup left."""
+    model, history = tiny_run(place(flags("mirrored")), tmp_path, epochs=6)
     logs = history.history
     assert set(logs) >= {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds", "samples_per_second"}
     assert len(logs["loss"]) == 6 and logs["loss"][-1] < logs["loss"][0]
     assert not (tmp_path / "backup").exists()  # removed when training ends
     assert (tmp_path / "logs").exists()
     assert len(weights_fingerprint(model)) == 16
+
+
+def test_a_backup_from_another_model_is_refused_not_loaded(tmp_path):
+    ChiefBackup(tmp_path / "backup").save([tf.Variable(np.zeros((3, 3), "float32"))], epoch=2)
+    with pytest.raises(UserError, match="was written by another model; delete it"):
+        tiny_run(place(flags("mirrored")), tmp_path, epochs=3)
