@@ -65,7 +65,8 @@ def runs(tmp_path_factory):
                            *outputs(tmp / "workers")], tmp)
     mirrored = run([*RECIPE, *TINY, *EPOCHS, "--batch-size", "16", "--strategy", "mirrored", "--cpu-replicas", "2",
                     *outputs(tmp / "mirrored")], tmp)
-    single = run([*RECIPE, *TINY, *EPOCHS, "--batch-size", "32", "--strategy", "one-device", *outputs(tmp / "single")], tmp)
+    single = run([*RECIPE, *TINY, *EPOCHS, "--batch-size", "32", "--strategy", "one-device",
+                  *outputs(tmp / "single")], tmp)
     return tmp, workers, mirrored, single
 
 
