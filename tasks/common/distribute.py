@@ -94,6 +94,18 @@ class Placement:
         return f"strategy: {self.kind}, {role}{self.replicas} replica(s) in the job; local devices: {devices}"
 
 
+def start_run(cfg):
+    """The start every recipe shares, in the order it needs: the placement (before TensorFlow starts), the seed, and
+    this worker's run folder with `cfg` recorded in it. Returns (placement, run_dir, resuming), `resuming` as
+    `prepare_run_dir` says."""
+    placement = place(cfg)
+    from tasks.common.training import prepare_run_dir, set_seed  # imports TensorFlow: after place()
+
+    set_seed(cfg.seed)
+    run_dir = placement.output_dir(cfg.run_dir)
+    return placement, run_dir, prepare_run_dir(run_dir, cfg)
+
+
 def place(cfg):
     """The Placement for `cfg.strategy`, announced on stdout. Call it before importing TensorFlow: logical devices
     and collective ops can only be configured before the runtime starts, and a flag mistake is then one clean line."""
@@ -109,7 +121,7 @@ def _place(cfg):
     if kind == "auto" and _tf_config_tasks() > 1:
         kind = "multi-worker"
     if kind == "multi-worker":
-        cluster, _ = _cluster_and_task()  # checked before TensorFlow starts, so a mistake is one clean line
+        cluster = _checked_cluster()  # checked before TensorFlow starts, so a mistake is one clean line
 
     import tensorflow as tf
 
@@ -161,8 +173,8 @@ def _read_tf_config():
     return config
 
 
-def _cluster_and_task():
-    """TF_CONFIG's cluster and task, checked."""
+def _checked_cluster():
+    """TF_CONFIG's cluster, after checking that it and this process's task in it make sense."""
     config = _read_tf_config()
     if config is None:
         raise UserError(f"--strategy multi-worker needs the TF_CONFIG environment variable on every worker, e.g. "
@@ -181,7 +193,7 @@ def _cluster_and_task():
                         "task needs a \"type\" that the cluster lists and an \"index\" into that list.")
     if len(cluster.get("chief", [])) > 1:
         raise UserError("TF_CONFIG's cluster may name at most one chief.")
-    return cluster, task
+    return cluster
 
 
 def _multi_worker(tf, cluster):

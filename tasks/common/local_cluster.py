@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 
+from tasks.common.cli import Parser, UserError, run_cli
+
 
 def free_ports(count):
     """`count` loopback ports free right now (held open together, so they are distinct)."""
@@ -40,7 +42,7 @@ def start_workers(command, workers, *, env=None, **popen):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tasks.common.local_cluster", description=__doc__,
+    parser = Parser(prog="python -m tasks.common.local_cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2, help="processes to start (default: 2)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command each worker runs, after --")
@@ -48,7 +50,11 @@ def main(argv=None):
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command or args.workers < 1:
         parser.error("give a positive --workers and a command after --")
-    processes = start_workers(command, args.workers, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        processes = start_workers(command, args.workers, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+    except OSError as error:  # the command itself cannot be started
+        raise UserError(f"cannot start {command[0]!r}: {error.strerror}") from None
     printers = [threading.Thread(target=_prefix, args=(i, p.stdout)) for i, p in enumerate(processes)]
     for printer in printers:
         printer.start()
@@ -65,4 +71,4 @@ def _prefix(index, stream):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -64,9 +64,9 @@ class Config(DistributionFlags):
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import place
+    from tasks.common.distribute import start_run
 
-    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    placement, run_dir, _ = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
 
     import keras
     import numpy as np
@@ -74,14 +74,11 @@ def train(cfg):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import plot_history
-    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
+    from tasks.common.training import history_summary, train_model
     from tasks.forecasting.data import chronological_splits, load_series, make_dataset, windows
     from tasks.forecasting.evaluation import baselines, errors, plot_forecast
     from tasks.forecasting.serving import Normalizer, change_targets, forecast_from_changes, write_export
 
-    set_seed(cfg.seed)
-    run_dir = placement.output_dir(cfg.run_dir)
-    prepare_run_dir(run_dir, cfg)
 
     # Data: chronological parts; the normalization sees the training part only.
     series = load_series(cfg)

@@ -84,9 +84,9 @@ def copy_weights(source, target):
 
 def train(cfg):
     """The task `cfg` names: config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import place
+    from tasks.common.distribute import start_run
 
-    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    placement, run_dir, _ = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
     if cfg.task == "text" and cfg.tbptt and not placement.uses_fit:
         raise UserError(f"--tbptt keeps each stream's recurrent state in the model between batches, one state per "
                         f"replica that --strategy {placement.kind} cannot hold; pass --no-tbptt (independent "
@@ -94,11 +94,11 @@ def train(cfg):
     if cfg.task != "text":
         from tasks.generation.names_training import train_classifier, train_name_generator
 
-        return (train_name_generator if cfg.task == "names" else train_classifier)(cfg, placement)
-    return train_text(cfg, placement)
+        return (train_name_generator if cfg.task == "names" else train_classifier)(cfg, placement, run_dir)
+    return train_text(cfg, placement, run_dir)
 
 
-def train_text(cfg, placement):
+def train_text(cfg, placement, run_dir):
     """The character language model, trained with truncated BPTT or on independent windows."""
     import keras
     import tensorflow as tf
@@ -106,13 +106,10 @@ def train_text(cfg, placement):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import plot_history
-    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
+    from tasks.common.training import history_summary, train_model
     from tasks.generation.data import RESERVED, encode, load_text, tbptt_batches, vocabulary, window_batches
     from tasks.generation.sampling import Generator, stream_loss, write_export
 
-    set_seed(cfg.seed)
-    run_dir = placement.output_dir(cfg.run_dir)
-    prepare_run_dir(run_dir, cfg)
 
     # Data: the last part of the text is held out; the vocabulary comes from the training part.
     text = load_text(cfg)

@@ -13,21 +13,18 @@ import tensorflow as tf
 import zoo
 from tasks.common.export import atomic_export, library_versions, write_extras, write_json_atomic
 from tasks.common.reports import plot_confusion, plot_history
-from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
+from tasks.common.training import history_summary, train_model
 from tasks.generation.names import MARKERS, NameGenerator, char_ids, load_names, split
 
 
-def _prepare(cfg, placement):
-    set_seed(cfg.seed)
-    run_dir = placement.output_dir(cfg.run_dir)
-    prepare_run_dir(run_dir, cfg)
+def _prepare(cfg):
     names = load_names(cfg)
     train, validation, test = split(names, cfg.seed)
     chars = sorted({c for i in train for c in names.names[i]})
     languages = sorted(set(names.languages))
     print(f"data: {names.source}: {len(train)} train / {len(validation)} validation / {len(test)} test names, "
           f"{len(languages)} languages, {len(chars)} characters{' [GENERATED]' if names.offline else ''}")
-    return run_dir, names, (train, validation, test), chars, languages
+    return names, (train, validation, test), chars, languages
 
 
 def _fit(cfg, placement, build, run_dir, train_data, validation_data):
@@ -66,9 +63,9 @@ def _finish(cfg, run_dir, name, metrics, history, write):
     return {**metrics, "export": str(export)}
 
 
-def train_classifier(cfg, placement):
+def train_classifier(cfg, placement, run_dir):
     """A surname's language: characters -> (Bi)RNN -> softmax over the languages."""
-    run_dir, names, (train, validation, test), chars, languages = _prepare(cfg, placement)
+    names, (train, validation, test), chars, languages = _prepare(cfg)
     ids = char_ids(names.names, chars, markers=False)
     labels = np.array([languages.index(x) for x in names.languages], np.int32)
     model, history, wall = _fit(cfg, placement, lambda: zoo.build(
@@ -112,9 +109,9 @@ def train_classifier(cfg, placement):
     return _finish(cfg, run_dir, "classify_names", metrics, history, write)
 
 
-def train_name_generator(cfg, placement):
+def train_name_generator(cfg, placement, run_dir):
     """New surnames for a language: the language (one-hot) sets the state of a character decoder (teacher forcing)."""
-    run_dir, names, (train, validation, test), chars, languages = _prepare(cfg, placement)
+    names, (train, validation, test), chars, languages = _prepare(cfg)
     ids = char_ids(names.names, chars, markers=True)
     vectors = np.eye(len(languages), dtype=np.float32)[[languages.index(x) for x in names.languages]]
 

@@ -66,9 +66,9 @@ class Config(DistributionFlags):
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import place
+    from tasks.common.distribute import start_run
 
-    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    placement, run_dir, resuming = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
 
     import keras
     import tensorflow as tf
@@ -76,13 +76,10 @@ def train(cfg):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import binary_metrics, plot_confusion, plot_history
-    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
+    from tasks.common.training import history_summary, train_model
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.serving import write_export
 
-    set_seed(cfg.seed)
-    run_dir = placement.output_dir(cfg.run_dir)
-    resuming = prepare_run_dir(run_dir, cfg)
 
     # Data: validation comes out of the training data; the test split is only used once, at the end.
     splits = load_splits(cfg)

@@ -76,9 +76,9 @@ class Config(DistributionFlags):
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import place
+    from tasks.common.distribute import start_run
 
-    placement = place(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    placement, run_dir, _ = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
 
     import keras
     import numpy as np
@@ -86,14 +86,11 @@ def train(cfg):
     import zoo
     from tasks.common.export import atomic_export, library_versions
     from tasks.common.reports import plot_confusion, plot_history
-    from tasks.common.training import history_summary, prepare_run_dir, set_seed, train_model
+    from tasks.common.training import history_summary, train_model
     from tasks.video_frames.data import load_splits, make_dataset
     from tasks.video_frames.evaluation import plot_accuracy_by_position, plot_frame_strip, video_metrics
     from tasks.video_frames.serving import write_export
 
-    set_seed(cfg.seed)
-    run_dir = placement.output_dir(cfg.run_dir)
-    prepare_run_dir(run_dir, cfg)
 
     # Data: generated splits come from different seeds; the test split is used once, at the end.
     splits = load_splits(cfg)

@@ -1,6 +1,8 @@
 """--strategy and TF_CONFIG handling, the distributed loop in one process, its backup, and the loopback cluster."""
 
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import keras
@@ -119,3 +121,14 @@ def test_a_backup_from_another_model_is_refused_not_loaded(tmp_path):
     ChiefBackup(tmp_path / "backup").save([tf.Variable(np.zeros((3, 3), "float32"))], epoch=2)
     with pytest.raises(UserError, match="was written by another model; delete it"):
         tiny_run(place(flags("mirrored")), tmp_path, epochs=3)
+
+
+def test_local_cluster_runs_one_prefixed_process_per_worker_and_passes_on_a_failure():
+    show_task = "import json, os, sys; task = json.loads(os.environ['TF_CONFIG'])['task']; print(task['index']); " \
+                "sys.exit(3 * task['index'])"
+    result = subprocess.run([sys.executable, "-m", "tasks.common.local_cluster", "--workers", "2", "--",
+                             sys.executable, "-c", show_task], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert sorted(result.stdout.splitlines()) == ["[worker 0] 0", "[worker 1] 1"]
+    assert result.returncode == 3
+    err = command_line_error("tasks.common.local_cluster", ["--", "no-such-program"], ROOT)
+    assert err.strip() == "error: cannot start 'no-such-program': No such file or directory"
