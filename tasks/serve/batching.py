@@ -1,16 +1,94 @@
-"""Server-side batching: concurrent requests to one signature become one model call (TF Serving's
-`--enable_batching`), which spreads the fixed cost of a call over many rows.
+"""Grouping rows into model calls: server-side batching of concurrent requests (TF Serving's `--enable_batching`)
+and splitting of one large request, both by rows of similar length.
 
-A batch opens with its first request and runs when `window_s` has passed or it holds `max_batch_size` rows,
-whichever comes first. Only requests whose inputs agree in everything but the batch dimension are merged (same
-model, version, signature, dtypes and per-row shapes). The merged call runs in a worker thread, off the event loop,
-and each request gets back its own rows.
+Only row-aligned inputs are ever merged or split: every input with the same leading size (the rows), and requests
+merged only when everything but that size agrees (model, version, signature, dtypes, per-row shapes). A string
+input has no shape to compare, so its rows are grouped by length (a power-of-two bucket of the longest string):
+a batch of short reviews is never padded to one long review. Each request gets back exactly its own rows.
 """
 
 import asyncio
 import dataclasses
 
 import numpy as np
+
+from tasks.serve.errors import ServingError
+
+
+def row_count(inputs):
+    """The rows shared by every input, or None when the inputs do not share a leading size (columnar requests may
+    feed tensors of different sizes, which must never be merged or split)."""
+    sizes = {np.shape(a)[0] if np.ndim(a) else None for a in inputs.values()}
+    return sizes.pop() if len(sizes) == 1 and None not in sizes else None
+
+
+def _row_lengths(array):
+    """Bytes per row of a string input (the longest string in the row), or None for other dtypes."""
+    if array.dtype != object:
+        return None
+    flat = array.reshape(len(array), -1)
+    return np.array([max((len(s) for s in row), default=0) for row in flat])
+
+
+def _bucket(length):
+    return int(length).bit_length()  # 0-1, 2-3, 4-7, ... bytes: rows within 2x of each other
+
+
+def batch_key(model_key, inputs):
+    """Requests with equal keys can be concatenated along their rows; None: this one must run alone."""
+    if not inputs or row_count(inputs) in (None, 0):
+        return None
+    parts = []
+    for name, array in sorted(inputs.items()):
+        lengths = _row_lengths(array)
+        parts.append((name, array.dtype.str, array.shape[1:], None if lengths is None else _bucket(lengths.max())))
+    return (model_key, tuple(parts))
+
+
+def split_rows(inputs, max_padded_elements):
+    """Index arrays that cut a request's rows into calls of at most `max_padded_elements` padded elements each
+    (strings count their bytes), rows of similar length together; None when the request is small enough or its
+    inputs are not row-aligned."""
+    rows = row_count(inputs)
+    if not rows or rows == 1:
+        return None
+    per_row = np.zeros(rows, dtype=np.int64)
+    for array in inputs.values():
+        lengths = _row_lengths(array)
+        width = int(np.prod(array.shape[1:], dtype=np.int64))
+        per_row += width * (np.maximum(lengths, 1) if lengths is not None else 1)
+    if rows * int(per_row.max()) <= max_padded_elements:
+        return None
+    order = np.argsort(per_row, kind="stable")
+    chunks, start = [], 0
+    while start < rows:
+        end = start + 1  # rows sorted by cost: a chunk grows until its longest row times its size is over the cap
+        while end < rows and (end + 1 - start) * int(per_row[order[end]]) <= max_padded_elements:
+            end += 1
+        chunks.append(order[start:end])
+        start = end
+    return chunks
+
+
+def take_rows(inputs, index):
+    return {name: array[index] for name, array in inputs.items()}
+
+
+def join_rows(parts, indexes, rows):
+    """The outputs of the calls on `indexes` put back in request order; None if an output is not one row per
+    input row (then the request must run whole)."""
+    joined = {}
+    for name in parts[0]:
+        if any(np.ndim(p[name]) == 0 or len(p[name]) != len(i) for p, i in zip(parts, indexes)):
+            return None
+        first = parts[0][name]
+        out = np.empty((rows, *first.shape[1:]), dtype=first.dtype)
+        for part, index in zip(parts, indexes):
+            if part[name].shape[1:] != first.shape[1:]:
+                return None  # per-row shapes differ between calls (e.g. padded to each call's longest row)
+            out[index] = part[name]
+        joined[name] = out
+    return joined
 
 
 @dataclasses.dataclass
@@ -21,66 +99,75 @@ class _Batch:
     timer: asyncio.TimerHandle | None = None
 
 
-def batch_key(model_key, inputs):
-    """Requests with the same key can be concatenated along the batch axis."""
-    return (model_key, tuple((name, array.dtype.str, array.shape[1:]) for name, array in sorted(inputs.items())))
-
-
-def row_count(inputs):
-    return len(next(iter(inputs.values())))
-
-
 class Batcher:
-    """`await submit(key, call, inputs)` runs `call(inputs)` (blocking, returns {name: array}), merged with
-    other submissions of the same key that arrive within the window."""
+    """`await submit(key, call, inputs)` runs `call(inputs)` (blocking, returns {name: array}), merged with other
+    submissions of the same key that arrive within `window_s`, at most `max_batch_size` rows a call and
+    `num_threads` calls at once. Past `max_queued_batches` batches waiting, a request is refused with 503."""
 
-    def __init__(self, *, window_s, max_batch_size):
+    def __init__(self, *, window_s, max_batch_size, num_threads=2, max_queued_batches=100, on_call=None):
         self.window_s = window_s
         self.max_batch_size = max_batch_size
+        self.max_queued_batches = max_queued_batches
+        self._threads = asyncio.Semaphore(num_threads)
         self._open = {}  # key -> the _Batch still taking requests
-        self.calls = 0  # model calls made, for logs and tests
+        self._waiting = 0  # batches closed but not yet running
+        self.calls = 0  # model calls made, for the logs and tests
+        self._on_call = on_call or (lambda rows: None)  # told the rows of every call (the metrics)
 
     async def submit(self, key, call, inputs):
         rows = row_count(inputs)
-        if rows >= self.max_batch_size:  # already a full batch: nothing to wait for
-            self.calls += 1
-            return await asyncio.to_thread(call, inputs)
+        if key is None or rows >= self.max_batch_size:  # runs alone: nothing to merge it with
+            return await self._run_alone(call, inputs, rows)
         batch = self._open.get(key)
         if batch is not None and batch.rows + rows > self.max_batch_size:
-            self._start(key, batch)
+            self._close(key, batch)
             batch = None
         if batch is None:
+            if self._waiting >= self.max_queued_batches:
+                raise ServingError(503, f"the batching queue is full ({self.max_queued_batches} batches waiting); "
+                                        "retry later", "UNAVAILABLE")
             batch = self._open[key] = _Batch(call)
-            batch.timer = asyncio.get_running_loop().call_later(self.window_s, self._start, key, batch)
+            batch.timer = asyncio.get_running_loop().call_later(self.window_s, self._close, key, batch)
         future = asyncio.get_running_loop().create_future()
         batch.items.append((inputs, rows, future))
         batch.rows += rows
         if batch.rows >= self.max_batch_size:
-            self._start(key, batch)
+            self._close(key, batch)
         return await future
 
-    def _start(self, key, batch):
+    async def _run_alone(self, call, inputs, rows):
+        async with self._threads:
+            self._record(rows or 0)
+            return await asyncio.to_thread(call, inputs)
+
+    def _record(self, rows):
+        self.calls += 1
+        self._on_call(rows)
+
+    def _close(self, key, batch):
         if self._open.get(key) is batch:
             del self._open[key]
             batch.timer.cancel()
+            self._waiting += 1
             asyncio.ensure_future(self._run(batch))
 
     async def _run(self, batch):
-        names = batch.items[0][0].keys()
-        merged = {name: np.concatenate([inputs[name] for inputs, _, _ in batch.items]) for name in names}
-        self.calls += 1
-        try:
-            outputs = await asyncio.to_thread(batch.call, merged)
-        except Exception as error:
-            for _, _, future in batch.items:
-                future.set_exception(error)
-            return
+        async with self._threads:
+            self._waiting -= 1
+            names = batch.items[0][0].keys()
+            merged = {name: np.concatenate([inputs[name] for inputs, _, _ in batch.items]) for name in names}
+            self._record(batch.rows)
+            try:
+                outputs = await asyncio.to_thread(batch.call, merged)
+            except Exception as error:
+                for _, _, future in batch.items:
+                    future.set_exception(error)
+                return
         if any(np.ndim(out) == 0 or len(out) != batch.rows for out in outputs.values()):
             # An output that is not one row per input row cannot be split: answer each request on its own.
-            for inputs, _, future in batch.items:
-                self.calls += 1
+            for inputs, rows, future in batch.items:
                 try:
-                    future.set_result(await asyncio.to_thread(batch.call, inputs))
+                    future.set_result(await self._run_alone(batch.call, inputs, rows))
                 except Exception as error:
                     future.set_exception(error)
             return

@@ -23,7 +23,7 @@ def free_port():
 def serving(*flags, ready_timeout=120):
     """Yields the base URL (`http://127.0.0.1:PORT`) once `/healthz` answers 200; stops the server at the end."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tasks.serve", "--port", str(port), *map(str, flags)],
+    process = subprocess.Popen([sys.executable, "-m", "tasks.serve", f"--rest_api_port={port}", *map(str, flags)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,90 @@
+"""One SavedModel version loaded as TF Serving loads it: a TF1 session over the `serve` MetaGraph.
+
+TF Serving runs every SavedModel, TF1 or TF2, through `Session::Run` with the signature's tensor names as feeds and
+fetches. Doing the same here is what makes TF1 exports (`saved_model_half_plus_two`, the counter model, models
+with asset files and main ops) load, and what gives TF Serving's lenient shapes: a fed tensor is not checked
+against the signature's declared shape (only the ops that use it check what they need).
+"""
+
+import dataclasses
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from tasks.serve.errors import from_tensorflow, invalid
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+@dataclasses.dataclass
+class LoadedVersion:
+    """A loaded version: its SignatureDefs (protos, for metadata and input dtypes) and a session to run them."""
+
+    version: int
+    path: Path
+    signature_defs: dict  # name -> SignatureDef proto, every signature of the MetaGraph (as TF Serving lists them)
+    session: object
+    timeout_ms: int = 0
+    _callables: dict = dataclasses.field(default_factory=dict)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def signature(self, name):
+        """The SignatureDef called `name` ('' is the default), or TF Serving's 400."""
+        name = name or DEFAULT_SIGNATURE
+        if name not in self.signature_defs:
+            raise invalid(f"Serving signature name: \"{name}\" not found in signature def")
+        return self.signature_defs[name]
+
+    def input_dtypes(self, signature_name):
+        """{input alias: DataType enum} of a signature."""
+        return {alias: info.dtype for alias, info in self.signature(signature_name).inputs.items()}
+
+    def run(self, signature_name, inputs):
+        """Run a signature on {alias: np.ndarray}; returns {output alias: np.ndarray}. Thread-safe: the session
+        takes concurrent calls."""
+        import tensorflow as tf
+
+        signature = self.signature(signature_name)
+        feeds = sorted(inputs)
+        fetches = sorted(signature.outputs)
+        try:  # making the callable checks the graph: a broken signature fails here
+            call = self._callable(signature_name or DEFAULT_SIGNATURE, signature, tuple(feeds), tuple(fetches))
+            values = call(*(inputs[alias] for alias in feeds))
+        except tf.errors.OpError as error:
+            raise from_tensorflow(error) from None
+        return {alias: np.asarray(value) for alias, value in zip(fetches, values)}
+
+    def _callable(self, name, signature, feeds, fetches):
+        key = (name, feeds)
+        with self._lock:
+            if key not in self._callables:
+                from tensorflow.core.protobuf import config_pb2
+
+                options = config_pb2.CallableOptions(feed=[signature.inputs[a].name for a in feeds],
+                                                     fetch=[signature.outputs[a].name for a in fetches])
+                if self.timeout_ms > 0:
+                    options.run_options.timeout_in_ms = self.timeout_ms
+                # The session's public `make_callable` checks fed shapes against the graph's static shapes, which
+                # TF Serving does not do; the callable made from options is the same C++ path without that check.
+                self._callables[key] = self.session._make_callable_from_options(options)
+            return self._callables[key]
+
+    def close(self):
+        self.session.close()
+
+
+def load_version(path, version, *, tags=("serve",), timeout_ms=0, threads=(0, 0)):
+    """Load the SavedModel in `path` into a session of its own; `threads` is (intra-op, inter-op), 0 for
+    TensorFlow's choice. (TensorFlow is imported here, so the command line answers flag errors at once.)"""
+    import tensorflow as tf
+
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads[0],
+                                      inter_op_parallelism_threads=threads[1])
+    session = tf.compat.v1.Session(graph=tf.Graph(), config=config)
+    try:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, list(tags), str(path))
+    except Exception:
+        session.close()
+        raise
+    return LoadedVersion(version, Path(path), dict(meta_graph.signature_def), session, timeout_ms=timeout_ms)
