@@ -164,7 +164,7 @@ class ServingApp:
     async def _examples(self, handler, name, version, label, body):
         document = await self._maybe_in_thread(len(body), parse_json, body)
         served = self.registry.get(name, version, label)
-        if len(document.get("examples") or ()) > self.limits.max_rows:
+        if isinstance(document.get("examples"), list) and len(document["examples"]) > self.limits.max_rows:
             raise invalid(f"the request has {len(document['examples'])} examples, over the limit of "
                           f"{self.limits.max_rows} (--max-rows-per-request); send fewer per request")
         return await self._with_timeout(asyncio.to_thread(handler, served, document,

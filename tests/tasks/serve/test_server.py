@@ -40,7 +40,7 @@ def test_status_and_metadata(server):
     assert metadata["model_spec"] == {"name": "sentiment", "signature_name": "", "version": "1"}
     signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
     assert signature["inputs"]["text"]["dtype"] == "DT_STRING"
-    assert signature["inputs"]["text"]["tensor_shape"] == {"dim": [{"size": "-1"}]}
+    assert signature["inputs"]["text"]["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}], "unknown_rank": False}
     assert {k: v["dtype"] for k, v in signature["outputs"].items()} == {"probability": "DT_FLOAT",
                                                                         "label": "DT_STRING"}
     translator = server.get("/v1/models/translator/versions/1/metadata").json()
@@ -93,9 +93,9 @@ def test_video_frames_as_uint8_or_float_with_any_clip_length(server, model_base)
     floats = server.post("/v1/models/video_frames:predict",
                          json={"inputs": (clips[:1] / 255).tolist()}).json()["outputs"]
     np.testing.assert_allclose(floats["probabilities"], expected["probabilities"][:1], atol=1e-5)
-    too_bright = server.post("/v1/models/video_frames:predict",
-                             json={"signature_name": "serving_uint8", "inputs": [[[[[256, 0, 0]]]]]})
-    assert too_bright.status_code == 400 and "outside DT_UINT8's range" in too_bright.json()["error"]
+    not_an_int = server.post("/v1/models/video_frames:predict",
+                             json={"signature_name": "serving_uint8", "inputs": [[[[[0.5, 0, 0]]]]]})
+    assert not_an_int.status_code == 400 and "is not of expected type: uint8" in not_an_int.json()["error"]
 
 
 def test_generation_and_forecasting_exports(server, model_base):
@@ -120,28 +120,30 @@ def test_two_input_model_takes_named_rows(server, model_base):
 
 BAD_REQUESTS = [
     ("post", "/v1/models/sentiment:predict", b"{not json", 400, "JSON Parse error"),
-    ("post", "/v1/models/sentiment:predict", b"[1, 2]", 400, "must be a JSON object"),
-    ("post", "/v1/models/sentiment:predict", {"rows": ["x"]}, 400, "Missing 'instances' or 'inputs'"),
-    ("post", "/v1/models/sentiment:predict", {"instances": []}, 400, "non-empty list"),
+    ("post", "/v1/models/sentiment:predict", b"[1, 2]", 400, "Is not object"),
+    ("post", "/v1/models/sentiment:predict", {"rows": ["x"]}, 400, "Missing 'inputs' or 'instances' key"),
+    ("post", "/v1/models/sentiment:predict", {"instances": []}, 400, "No values in 'instances' array"),
     ("post", "/v1/models/nobody:predict", {"instances": ["x"]}, 404, "Servable not found"),
     ("post", "/v1/models/sentiment/versions/9:predict", {"instances": ["x"]}, 404, "Specific(sentiment, 9)"),
-    ("get", "/v1/models/sentiment/versions/9", None, 404, "Specific(sentiment, 9)"),
+    ("get", "/v1/models/sentiment/versions/9", None, 404, "Could not find version 9 of model sentiment"),
     ("get", "/v1/models/nobody/metadata", None, 404, "Servable not found"),
     ("post", "/v1/models/sentiment:predict", {"signature_name": "nope", "instances": ["x"]}, 400,
      "\"nope\" not found in signature def"),
-    ("post", "/v1/models/sentiment:predict", {"inputs": {"review": ["x"]}}, 400, "names inputs ['review']"),
-    ("post", "/v1/models/sentiment:predict", {"instances": [3, 4]}, 400, "takes strings (DT_STRING)"),
-    ("post", "/v1/models/sentiment:predict", {"instances": [{"b64": "***"}]}, 400, "not valid base64"),
-    ("post", "/v1/models/sentiment:predict", {"inputs": "just one"}, 400, "has shape []"),
-    ("post", "/v1/models/tagger:predict", {"instances": [[["a", 1, 2]]]}, 400, "takes numbers (DT_FLOAT)"),
-    ("post", "/v1/models/tagger:predict", {"instances": [[[1, 2]]]}, 400, "the signature takes [-1, -1, 3]"),
-    ("post", "/v1/models/tagger:predict", {"instances": [[[1, 2, 3]], [[1, 2, 3], [4, 5, 6]]]}, 400, "ragged"),
+    ("post", "/v1/models/sentiment:predict", {"inputs": {"review": ["x"]}}, 400,
+     "Missing named input: text in 'inputs' object."),
+    ("post", "/v1/models/sentiment:predict", {"instances": [3, 4]}, 400, "is not of expected type: string"),
+    ("post", "/v1/models/sentiment:predict", {"instances": [{"b64": "***"}]}, 400, "Unable to base64 decode"),
+    ("post", "/v1/models/tagger:predict", {"instances": [[["a", 1, 2]]]}, 400, "is not of expected type: float"),
+    ("post", "/v1/models/tagger:predict", {"instances": [[[1, 2, 3]], [[1, 2, 3], [4, 5, 6]]]}, 400,
+     "Expecting tensor size: 3 but got: 6"),
     ("post", "/v1/models/translator:predict", {"instances": [{"tokens": [1.5], "previous_tokens": [1]}]}, 400,
-     "takes integers (DT_INT32)"),
-    ("post", "/v1/models/translator:predict", {"instances": [[1, 2]]}, 400, "must be an object naming each"),
+     "is not of expected type: int32"),
+    ("post", "/v1/models/translator:predict", {"instances": [[1, 2]]}, 400,
+     "instances is a plain list, but expecting list of objects"),
     ("post", "/v1/models/sentiment:predict", {"instances": ["x" * 300000]}, 413, "over the limit of 200000"),
-    ("get", "/v1/models/sentiment:predict", None, 405, "use POST"),
-    ("post", "/v1/models/sentiment:classify", {"instances": ["x"]}, 400, "':predict' only"),
+    ("get", "/v1/models/sentiment:predict", None, 400, "Malformed request: GET"),
+    ("post", "/v1/models/sentiment:classify", {"examples": [{"text": "x"}]}, 400,
+     "Expected classification signature outputs to contain at least one of"),
     ("get", "/v2/anything", None, 404, "no such endpoint"),
 ]
 
@@ -181,7 +183,7 @@ def test_batching_merges_concurrent_requests_with_the_same_answers(model_base):
 
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(ask, texts))
-        # A request bigger than a batch runs alone; a tagger request has other shapes and is never merged with it.
+        # A request bigger than a batch runs alone; a tagger request has other dtypes and is never merged with it.
         big = client.post("/v1/models/sentiment:predict", json={"inputs": texts}).json()
         tagger = client.post("/v1/models/tagger:predict", json={"instances": FEATURES})
     np.testing.assert_allclose([a["predictions"][0]["probability"] for a in answers], expected, rtol=1e-5)
@@ -203,4 +205,5 @@ def test_a_new_version_is_picked_up_without_a_restart(server, model_base):
     response = server.post("/v1/models/tagger/versions/2:predict", json={"instances": FEATURES})
     assert response.status_code == 200
     time.sleep(1)  # several polls later, the half-written 3 is still not served
-    assert [s["version"] for s in server.get("/v1/models/tagger").json()["model_version_status"]] == ["2"]
+    status = server.get("/v1/models/tagger").json()["model_version_status"]
+    assert [(s["version"], s["state"]) for s in status] == [("2", "AVAILABLE"), ("1", "END")]

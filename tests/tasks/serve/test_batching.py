@@ -1,0 +1,60 @@
+"""Batching and splitting without a server: which requests merge, how rows group by length, answers stay apart."""
+
+import asyncio
+
+import numpy as np
+
+from tasks.serve.batching import Batcher, batch_key, join_rows, split_rows, take_rows
+
+
+def strings(*texts):
+    array = np.empty(len(texts), dtype=object)
+    array[:] = [t.encode() for t in texts]
+    return array
+
+
+def test_batcher_merges_concurrent_submissions_and_splits_the_answers():
+    calls = []
+
+    def double(inputs):
+        calls.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2}
+
+    async def scenario():
+        batcher = Batcher(window_s=0.05, max_batch_size=4)
+        requests = [{"x": np.float32([[i, i]])} for i in range(6)] + [{"x": np.float32([[9, 9]] * 5)}]
+        return await asyncio.gather(*(batcher.submit(batch_key("m", r), double, r) for r in requests))
+
+    answers = asyncio.run(scenario())
+    assert [a["y"].tolist() for a in answers[:6]] == [[[2 * i, 2 * i]] for i in range(6)]
+    assert answers[6]["y"].shape == (5, 2)
+    assert sorted(calls) == [2, 4, 5]  # 4 rows fill a batch; the other 2 wait out the window; 5 rows run alone
+
+
+def test_requests_whose_inputs_differ_in_leading_size_are_never_merged():
+    # Columnar requests may feed inputs of different sizes: merging two of them would mix clients' rows.
+    assert batch_key("m", {"a": np.zeros((2, 3)), "b": np.zeros((1, 3))}) is None
+    assert batch_key("m", {"a": np.float32(1.0)}) is None
+    assert batch_key("m", {"a": np.zeros((2, 3))}) != batch_key("m", {"a": np.zeros((2, 4))})
+
+
+def test_strings_are_batched_with_strings_of_similar_length():
+    short, also_short, long = strings("a fine film"), strings("dull"), strings("x" * 5000)
+    assert batch_key("m", {"t": short}) == batch_key("m", {"t": strings("a good film")})
+    assert batch_key("m", {"t": short}) != batch_key("m", {"t": long})
+    assert batch_key("m", {"t": also_short}) != batch_key("m", {"t": long})
+
+
+def test_a_large_request_is_split_by_length_and_answered_in_order():
+    texts = [f"review {i}" for i in range(4000)] + ["x" * 100000]
+    inputs = {"t": strings(*texts), "w": np.arange(len(texts), dtype=np.float32)}
+    chunks = split_rows(inputs, max_padded_elements=200000)
+    assert chunks is not None and sorted(np.concatenate(chunks).tolist()) == list(range(len(texts)))
+    for index in chunks:  # no call pads many short rows to the long one
+        lengths = [len(texts[i]) for i in index]
+        assert len(index) * (max(lengths) + 1) <= 200000 or len(index) == 1
+    parts = [{"n": take_rows(inputs, index)["w"] * 2} for index in chunks]
+    joined = join_rows(parts, chunks, len(texts))
+    np.testing.assert_array_equal(joined["n"], inputs["w"] * 2)
+    assert split_rows({"t": strings("a", "b")}, max_padded_elements=100) is None  # small: one call
+    assert join_rows([{"s": np.float32(1)}], [np.arange(2)], 2) is None  # not one row per row: run whole
