@@ -2,9 +2,14 @@
 and splitting of one large request, both by rows of similar length.
 
 Only row-aligned inputs are ever merged or split: every input with the same leading size (the rows), and requests
-merged only when everything but that size agrees (model, version, signature, dtypes, per-row shapes). A string
-input has no shape to compare, so its rows are grouped by length (a power-of-two bucket of the longest string):
-a batch of short reviews is never padded to one long review. Each request gets back exactly its own rows.
+merged only when everything but that size agrees (model, version, signature, dtypes, per-row shapes). A merged
+batch (or one large request) is then cut into calls of rows of similar length (`split_rows`): sorted by length,
+a call grows while padding wastes at most half its values, so a batch of short reviews is never padded to one long
+review, yet calls stay large enough to use the machine. Each request gets back exactly its own rows.
+
+Batches adapt to load: a batch closes when it is full, or when its window has passed *and* a model thread is free;
+while every thread is busy, open batches keep taking requests, so a loaded server runs few large calls (a batch of
+32 reviews costs about a twelfth per review of 32 single calls) and an idle one answers after the window.
 """
 
 import asyncio
@@ -30,25 +35,18 @@ def _row_lengths(array):
     return np.array([max((len(s) for s in row), default=0) for row in flat])
 
 
-def _bucket(length):
-    return int(length).bit_length()  # 0-1, 2-3, 4-7, ... bytes: rows within 2x of each other
-
-
 def batch_key(model_key, inputs):
     """Requests with equal keys can be concatenated along their rows; None: this one must run alone."""
     if not inputs or row_count(inputs) in (None, 0):
         return None
-    parts = []
-    for name, array in sorted(inputs.items()):
-        lengths = _row_lengths(array)
-        parts.append((name, array.dtype.str, array.shape[1:], None if lengths is None else _bucket(lengths.max())))
-    return (model_key, tuple(parts))
+    return (model_key, tuple((name, array.dtype.str, array.shape[1:]) for name, array in sorted(inputs.items())))
 
 
-def split_rows(inputs, max_padded_elements):
-    """Index arrays that cut a request's rows into calls of at most `max_padded_elements` padded elements each
-    (strings count their bytes), rows of similar length together; None when the request is small enough or its
-    inputs are not row-aligned."""
+def split_rows(inputs, max_padded_elements, min_rows=8, max_waste=2.0):
+    """Index arrays that cut a request's rows into calls of rows of similar length: each call holds at most
+    `max_padded_elements` padded elements (strings count their bytes), and grows past `min_rows` only while its
+    padded size stays within `max_waste` times its real size. None when one call is right, or the inputs are not
+    row-aligned."""
     rows = row_count(inputs)
     if not rows or rows == 1:
         return None
@@ -57,17 +55,23 @@ def split_rows(inputs, max_padded_elements):
         lengths = _row_lengths(array)
         width = int(np.prod(array.shape[1:], dtype=np.int64))
         per_row += width * (np.maximum(lengths, 1) if lengths is not None else 1)
-    if rows * int(per_row.max()) <= max_padded_elements:
+    longest = int(per_row.max())
+    if rows * longest <= max_padded_elements and rows * longest <= max_waste * int(per_row.sum()):
         return None
     order = np.argsort(per_row, kind="stable")
+    costs = per_row[order]
     chunks, start = [], 0
     while start < rows:
-        end = start + 1  # rows sorted by cost: a chunk grows until its longest row times its size is over the cap
-        while end < rows and (end + 1 - start) * int(per_row[order[end]]) <= max_padded_elements:
+        end, real = start + 1, int(costs[start])  # sorted by cost: row `end` is the longest of [start, end]
+        while end < rows:
+            padded = (end + 1 - start) * int(costs[end])
+            if padded > max_padded_elements or (end - start >= min_rows and padded > max_waste * (real + costs[end])):
+                break
+            real += int(costs[end])
             end += 1
         chunks.append(order[start:end])
         start = end
-    return chunks
+    return chunks if len(chunks) > 1 else None
 
 
 def take_rows(inputs, index):
@@ -97,6 +101,7 @@ class _Batch:
     items: list = dataclasses.field(default_factory=list)  # (inputs, rows, future)
     rows: int = 0
     timer: asyncio.TimerHandle | None = None
+    due: bool = False  # its window has passed: it runs as soon as a thread is free
 
 
 class Batcher:
@@ -108,9 +113,11 @@ class Batcher:
         self.window_s = window_s
         self.max_batch_size = max_batch_size
         self.max_queued_batches = max_queued_batches
+        self.num_threads = num_threads
         self._threads = asyncio.Semaphore(num_threads)
         self._open = {}  # key -> the _Batch still taking requests
         self._waiting = 0  # batches closed but not yet running
+        self._busy = 0  # model calls running
         self.calls = 0  # model calls made, for the logs and tests
         self._on_call = on_call or (lambda rows: None)  # told the rows of every call (the metrics)
 
@@ -127,7 +134,7 @@ class Batcher:
                 raise ServingError(503, f"the batching queue is full ({self.max_queued_batches} batches waiting); "
                                         "retry later", "UNAVAILABLE")
             batch = self._open[key] = _Batch(call)
-            batch.timer = asyncio.get_running_loop().call_later(self.window_s, self._close, key, batch)
+            batch.timer = asyncio.get_running_loop().call_later(self.window_s, self._window_passed, key, batch)
         future = asyncio.get_running_loop().create_future()
         batch.items.append((inputs, rows, future))
         batch.rows += rows
@@ -137,8 +144,28 @@ class Batcher:
 
     async def _run_alone(self, call, inputs, rows):
         async with self._threads:
-            self._record(rows or 0)
+            return await self._call(call, inputs, rows or 0)
+
+    async def _call(self, call, inputs, rows):
+        self._busy += 1
+        self._record(rows)
+        try:
             return await asyncio.to_thread(call, inputs)
+        finally:
+            self._busy -= 1
+            self._close_due()
+
+    def _window_passed(self, key, batch):
+        batch.due = True
+        self._close_due()
+
+    def _close_due(self):
+        """Close the oldest batches whose window has passed, one for each free model thread."""
+        for key, batch in list(self._open.items()):
+            if self._busy + self._waiting >= self.num_threads:
+                return
+            if batch.due:
+                self._close(key, batch)
 
     def _record(self, rows):
         self.calls += 1
@@ -156,9 +183,8 @@ class Batcher:
             self._waiting -= 1
             names = batch.items[0][0].keys()
             merged = {name: np.concatenate([inputs[name] for inputs, _, _ in batch.items]) for name in names}
-            self._record(batch.rows)
             try:
-                outputs = await asyncio.to_thread(batch.call, merged)
+                outputs = await self._call(batch.call, merged, batch.rows)
             except Exception as error:
                 for _, _, future in batch.items:
                     future.set_exception(error)

@@ -237,12 +237,16 @@ class ModelRegistry:
             raise invalid(f"Unrecognized servable version label: {label}")
         return labels[label]
 
-    def get(self, name, version=None, label=None):
-        """The requested version (by number or label), or the newest one served; TF Serving's 404 if none."""
+    def _snapshot(self, table, name, version, label):
+        """(the version asked for, a copy of model `name`'s entries in `table`), a label resolved to its version."""
         if label is not None:
             version = self.resolve_label(name, label)
         with self._lock:
-            versions = dict(self._served.get(name, {}))
+            return version, dict(table.get(name, {}))
+
+    def get(self, name, version=None, label=None):
+        """The requested version (by number or label), or the newest one served; TF Serving's 404 if none."""
+        version, versions = self._snapshot(self._served, name, version, label)
         if version is None:
             if not versions:
                 raise not_found(f"Servable not found for request: Latest({name})")
@@ -253,10 +257,7 @@ class ModelRegistry:
 
     def status(self, name, version=None, label=None):
         """[(version, VersionStatus)] newest first, as GetModelStatus answers; its 404s when nothing is known."""
-        if label is not None:
-            version = self.resolve_label(name, label)
-        with self._lock:
-            known = dict(self._status.get(name, {}))
+        version, known = self._snapshot(self._status, name, version, label)
         if version is not None:
             if version not in known:
                 raise not_found(f"Could not find version {version} of model {name}")

@@ -38,17 +38,43 @@ def test_requests_whose_inputs_differ_in_leading_size_are_never_merged():
     assert batch_key("m", {"a": np.zeros((2, 3))}) != batch_key("m", {"a": np.zeros((2, 4))})
 
 
-def test_strings_are_batched_with_strings_of_similar_length():
-    short, also_short, long = strings("a fine film"), strings("dull"), strings("x" * 5000)
-    assert batch_key("m", {"t": short}) == batch_key("m", {"t": strings("a good film")})
-    assert batch_key("m", {"t": short}) != batch_key("m", {"t": long})
-    assert batch_key("m", {"t": also_short}) != batch_key("m", {"t": long})
+def test_strings_of_any_length_merge_and_each_call_takes_rows_of_similar_length():
+    assert batch_key("m", {"t": strings("a fine film")}) == batch_key("m", {"t": strings("x" * 5000)})
+    texts = [("y" * (10 + i % 5)) for i in range(30)] + [("z" * (3000 + i)) for i in range(10)]
+    chunks = split_rows({"t": strings(*texts)}, max_padded_elements=10 ** 9, min_rows=8)
+    assert chunks is not None and sorted(np.concatenate(chunks).tolist()) == list(range(40))
+    for index in chunks:  # short and long reviews never share a call; each call wastes at most half its padding
+        lengths = [len(texts[i]) for i in index]
+        assert max(lengths) * len(lengths) <= 2 * sum(lengths)
+    same = strings(*(["w" * 100] * 32))
+    assert split_rows({"t": same}, max_padded_elements=10 ** 9) is None  # nothing to gain: one call
+
+
+def test_an_idle_batcher_answers_after_its_window_and_a_busy_one_grows_its_batches():
+    calls = []
+
+    def slow(inputs):
+        import time
+
+        calls.append(len(inputs["x"]))
+        time.sleep(0.05)
+        return {"y": inputs["x"]}
+
+    async def scenario():
+        batcher = Batcher(window_s=0.001, max_batch_size=64, num_threads=1)
+        first = asyncio.ensure_future(batcher.submit("k", slow, {"x": np.zeros((1, 1))}))
+        await asyncio.sleep(0.01)  # the first call is running; the next 20 wait for the thread, in one batch
+        rest = [batcher.submit("k", slow, {"x": np.zeros((1, 1))}) for _ in range(20)]
+        await asyncio.gather(first, *rest)
+
+    asyncio.run(scenario())
+    assert calls == [1, 20]
 
 
 def test_a_large_request_is_split_by_length_and_answered_in_order():
     texts = [f"review {i}" for i in range(4000)] + ["x" * 100000]
     inputs = {"t": strings(*texts), "w": np.arange(len(texts), dtype=np.float32)}
-    chunks = split_rows(inputs, max_padded_elements=200000)
+    chunks = split_rows(inputs, max_padded_elements=200000, max_waste=10 ** 9)  # memory alone cuts here
     assert chunks is not None and sorted(np.concatenate(chunks).tolist()) == list(range(len(texts)))
     for index in chunks:  # no call pads many short rows to the long one
         lengths = [len(texts[i]) for i in index]

@@ -199,7 +199,8 @@ def test_a_new_version_is_picked_up_without_a_restart(server, model_base):
     # A folder still being written (no saved_model.pb yet) is not a version.
     (model_base / "tagger" / "3" / "variables").mkdir(parents=True)
     deadline = time.monotonic() + 30
-    while server.get("/v1/models/tagger").json()["model_version_status"][0]["version"] != "2":
+    while server.get("/v1/models/tagger").json()["model_version_status"][0] != {
+            "version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}:
         assert time.monotonic() < deadline, "version 2 was not picked up"
         time.sleep(0.2)
     response = server.post("/v1/models/tagger/versions/2:predict", json={"instances": FEATURES})
