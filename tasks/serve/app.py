@@ -97,8 +97,9 @@ class ServingApp:
                     "headers": [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
         seconds = time.perf_counter() - started
-        if seen["model"]:
-            self.metrics.request(seen["model"], seen["api"], code, seconds)
+        if seen["model"]:  # names nobody serves share one label: a client must not grow the metrics at will
+            model = seen["model"] if seen["model"] in self.registry.names() else "(not served)"
+            self.metrics.request(model, seen["api"], code, seconds)
         log.info("%s %s %d %.1fms", scope["method"], path, status, seconds * 1000)
 
     # ---------------------------------------------------------------------------------------------------- routes

@@ -208,7 +208,8 @@ def test_prometheus_metrics(tfs):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
     text = page.text
     assert ':tensorflow:serving:request_count{model_name="half_plus_two",status="OK"}' in text
-    assert ':tensorflow:serving:request_count{model_name="foo",status="NOT_FOUND"}' in text
+    assert ':tensorflow:serving:request_count{model_name="(not served)",status="NOT_FOUND"}' in text
+    assert 'model_name="foo"' not in text  # unknown names share one label
     assert ':tensorflow:serving:request_latency_bucket{model_name="half_plus_two",API="predict",entrypoint="REST"' \
            in text
     assert ':tensorflow:cc:saved_model:load_attempt_count{model_path=' in text and 'status="success"} 1' in text
