@@ -106,12 +106,12 @@ def rss_mb(pid):
     return float("nan")
 
 
-def row(label, seconds, latencies, failures, *, baseline_rps=None, floor_p99=None, server=None):
+def row(label, seconds, latencies, failures, *, baseline_rps=None, floor_p99=None, server=None, ratio=True):
     rps = len(latencies) / seconds
     q = statistics.quantiles(latencies, n=100)
     cells = [label, f"{rps:.0f}", f"{q[49] * 1000:.1f}", f"{q[98] * 1000:.1f}",
              f"{q[98] / floor_p99:.2f}x" if floor_p99 else "-", "-" if server is None else f"{server:.1f}",
-             str(failures), f"{rps / baseline_rps:.2f}x" if baseline_rps else "1.00x"]
+             str(failures), f"{rps / baseline_rps:.2f}x" if baseline_rps else ("1.00x" if ratio else "-")]
     print("| " + " | ".join(cells) + " |", flush=True)
     return rps, q[98]
 
@@ -140,7 +140,7 @@ def main():
     batching = ("--batch-window-ms", args.batch_window_ms, "--max-batch-size", args.max_batch_size)
     with serving(*common, "--log-level", "warning") as url:
         _, floor = row("floor: status endpoint, 16 in flight", *asyncio.run(load(
-            url, f"/v1/models/{name}", [None] * len(texts), 16)))
+            url, f"/v1/models/{name}", [None] * len(texts), 16)), ratio=False)
     p99_at_16 = None
     for label, flags, concurrency in [("REST, no batching, 16 in flight", (), 16),
                                       ("REST, batching, 16 in flight", batching, 16),
