@@ -56,7 +56,7 @@ def parser():
     ours.add_argument("--max-rows-per-request", type=int, default=10000, help="most rows (instances) per request")
     ours.add_argument("--max-elements-per-request", type=int, default=20_000_000,
                       help="most input values per request, all inputs together")
-    ours.add_argument("--max-padded-elements-per-call", type=int, default=2_000_000,
+    ours.add_argument("--max-padded-elements-per-call", type=int, default=500_000,
                       help="a request whose rows, padded to its longest, exceed this many values (string bytes) "
                            "runs as several calls of rows of similar length")
     ours.add_argument("--max-in-flight", type=int, default=1024,

@@ -46,7 +46,7 @@ class Limits:
     max_body_bytes: int = 8 << 20
     max_rows: int = 10000  # rows (instances, or the leading size of columnar inputs) per request
     max_elements: int = 20_000_000  # tensor elements of all inputs of one request
-    max_padded_elements: int = 2_000_000  # a bigger request is split into calls of rows of similar length
+    max_padded_elements: int = 500_000  # a bigger request is split into calls of rows of similar length
     max_in_flight: int = 1024  # requests being handled at once; past it, 503
     timeout_s: float = 30.0  # TF Serving's --rest_api_timeout_in_ms
     body_timeout_s: float = 30.0  # a client that sends its body slower than this is cut off
