@@ -10,7 +10,9 @@ else generated ones), C in flight at a time, then it stops. Rows, each in one ru
 - the server without and with batching at 16 in flight, with batching at 200 in flight: requests/s, client p50
   and p99, the server's own p99 (from its access log: request in to response out), non-200 answers;
 - memory: the server's resident memory before and after `--memory-requests` more requests (batching, 16 in
-  flight, the same reviews over again).
+  flight, the same reviews over again);
+- one large request (`--big-rows` short reviews, about 3.6 MB) while status requests keep coming: how long it takes,
+  the worst status latency meanwhile (the event loop must stay free), and the server's memory after it.
 """
 
 import argparse
@@ -123,6 +125,7 @@ def main():
     parser.add_argument("--memory-requests", type=int, default=20000)
     parser.add_argument("--batch-window-ms", type=float, default=2)
     parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument("--big-rows", type=int, default=9000)
     args = parser.parse_args()
     model_dir = Path(args.model_dir).resolve()
     if not model_dir.is_dir():
@@ -161,6 +164,31 @@ def main():
         after = rss_mb(url.pid)
     print(f"memory: {before:.0f} MB after the warm-up, {after:.0f} MB after {len(many)} more requests "
           f"({after - before:+.0f} MB; goal: at most +100 MB), {failures} non-200")
+    with serving(*common, "--log-level", "warning") as url:
+        before = rss_mb(url.pid)
+        seconds, worst, answered = asyncio.run(big_request(url, name, args.big_rows))
+        print(f"one request of {args.big_rows} reviews: {seconds:.1f} s; {answered} status requests answered "
+              f"meanwhile, the slowest in {worst * 1000:.0f} ms; memory {before:.0f} -> {rss_mb(url.pid):.0f} MB")
+
+
+async def big_request(url, name, rows):
+    """(seconds of one request of `rows` short reviews, worst latency and count of status requests meanwhile)."""
+    body = {"instances": ["word " * 80] * rows}
+    done, worst, answered = asyncio.Event(), 0.0, 0
+
+    async def statuses():
+        nonlocal worst, answered
+        while not done.is_set():
+            _, latencies, _ = await load(url, f"/v1/models/{name}", [None] * 20, 1)
+            worst, answered = max(worst, *latencies), answered + len(latencies)
+
+    watcher = asyncio.create_task(statuses())
+    seconds, _, failures = await load(url, f"/v1/models/{name}:predict", [body], 1)
+    done.set()
+    await watcher
+    if failures:
+        raise RuntimeError("the large request failed")
+    return seconds, worst, answered
 
 
 if __name__ == "__main__":
