@@ -156,15 +156,10 @@ def check(args):
 
 def build_app(args):
     """The app and registry the flags describe (no server started)."""
-    from tasks.serve.app import Limits, ServingApp
-    from tasks.serve.batching import Batcher
     from tasks.serve.config import DEFAULT_METRICS_PATH, BatchingOptions, batching_options, metrics_path
     from tasks.serve.config import model_configs as configs_from_file
-    from tasks.serve.loading import load_version
-    from tasks.serve.metrics import Metrics
-    from tasks.serve.models import ModelRegistry
 
-    configs, base, policy = model_configs(args)
+    configs, base, policy = model_configs(args)  # flag and file mistakes first: TensorFlow is not loaded yet
     batching = batching_options(args.batching_parameters_file) if args.batching_parameters_file else None
     if args.batch_window_ms or args.enable_batching or batching:
         batching = batching or BatchingOptions()
@@ -173,6 +168,13 @@ def build_app(args):
         if args.max_batch_size:
             batching.max_batch_size = args.max_batch_size
     path = metrics_path(args.monitoring_config_file) if args.monitoring_config_file else DEFAULT_METRICS_PATH
+
+    from tasks.serve.app import Limits, ServingApp
+    from tasks.serve.batching import Batcher
+    from tasks.serve.loading import load_version
+    from tasks.serve.metrics import Metrics
+    from tasks.serve.models import ModelRegistry
+
     metrics = Metrics()
     tags = tuple(t.strip() for t in args.saved_model_tags.split(",") if t.strip())
     session_config = (args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism)
