@@ -116,9 +116,9 @@ class ServingApp:
             raise ServingError(404, f"no such endpoint: {path}; the API is under /v1/models/{{name}}")
         match = (PREDICT_PATH if method == "POST" else STATUS_PATH if method == "GET" else None)
         match = match.fullmatch(path) if match else None
-        name, version, label = _model_spec(match)
         if match is None:
             raise invalid(f"Malformed request: {method} {path}")
+        name, version, label = _model_spec(match)
         seen["model"] = name
         if method == "POST":
             verb = match["verb"]
@@ -280,8 +280,6 @@ class ServingApp:
 
 def _model_spec(match):
     """(name, version, label) from a path match: the name and label URL-decoded, the version an int64."""
-    if match is None:
-        return None, None, None
     name = urllib.parse.unquote(match["name"] or "", errors="replace")
     label = match["label"] and urllib.parse.unquote(match["label"], errors="replace")
     version = match["version"]

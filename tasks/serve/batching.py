@@ -118,7 +118,6 @@ class Batcher:
         self._open = {}  # key -> the _Batch still taking requests
         self._waiting = 0  # batches closed but not yet running
         self._busy = 0  # model calls running
-        self.calls = 0  # model calls made, for the logs and tests
         self._on_call = on_call or (lambda rows: None)  # told the rows of every call (the metrics)
 
     async def submit(self, key, call, inputs):
@@ -148,7 +147,7 @@ class Batcher:
 
     async def _call(self, call, inputs, rows):
         self._busy += 1
-        self._record(rows)
+        self._on_call(rows)
         try:
             return await asyncio.to_thread(call, inputs)
         finally:
@@ -167,10 +166,6 @@ class Batcher:
             if batch.due:
                 self._close(key, batch)
 
-    def _record(self, rows):
-        self.calls += 1
-        self._on_call(rows)
-
     def _close(self, key, batch):
         if self._open.get(key) is batch:
             del self._open[key]
@@ -187,17 +182,29 @@ class Batcher:
                 outputs = await self._call(batch.call, merged, batch.rows)
             except Exception as error:
                 for _, _, future in batch.items:
-                    future.set_exception(error)
+                    _settle(future, error=error)
                 return
         if any(np.ndim(out) == 0 or len(out) != batch.rows for out in outputs.values()):
             # An output that is not one row per input row cannot be split: answer each request on its own.
             for inputs, rows, future in batch.items:
+                if future.done():
+                    continue
                 try:
-                    future.set_result(await self._run_alone(batch.call, inputs, rows))
+                    _settle(future, await self._run_alone(batch.call, inputs, rows))
                 except Exception as error:
-                    future.set_exception(error)
+                    _settle(future, error=error)
             return
         start = 0
         for _, rows, future in batch.items:
-            future.set_result({name: out[start:start + rows] for name, out in outputs.items()})
+            _settle(future, {name: out[start:start + rows] for name, out in outputs.items()})
             start += rows
+
+
+def _settle(future, result=None, error=None):
+    """Answer a request's future, unless its request is gone (timed out or disconnected: the future is cancelled)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -248,7 +248,7 @@ def _leaf_converter(dtype):
         max_int, max_float = _FLOAT_LIMITS[dtype]
 
         def decimal(leaf):
-            if isinstance(leaf, bool) or not isinstance(leaf, (int, float)) or isinstance(leaf, dict):
+            if isinstance(leaf, bool) or not isinstance(leaf, (int, float)):
                 raise _type_error(leaf, dtype)
             if isinstance(leaf, int) and abs(leaf) < (1 << 64):
                 if abs(leaf) > max_int:

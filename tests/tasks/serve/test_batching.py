@@ -84,3 +84,21 @@ def test_a_large_request_is_split_by_length_and_answered_in_order():
     np.testing.assert_array_equal(joined["n"], inputs["w"] * 2)
     assert split_rows({"t": strings("a", "b")}, max_padded_elements=100) is None  # small: one call
     assert join_rows([{"s": np.float32(1)}], [np.arange(2)], 2) is None  # not one row per row: run whole
+
+
+def test_a_request_that_gives_up_does_not_stop_the_others_in_its_batch():
+    def slow(inputs):
+        import time
+
+        time.sleep(0.1)
+        return {"y": inputs["x"] + 1}
+
+    async def scenario():
+        batcher = Batcher(window_s=0.01, max_batch_size=8)
+        impatient = asyncio.ensure_future(asyncio.wait_for(batcher.submit("k", slow, {"x": np.zeros((1, 1))}), 0.05))
+        await asyncio.sleep(0)  # the impatient request is first in the batch
+        patient = asyncio.ensure_future(batcher.submit("k", slow, {"x": np.ones((1, 1))}))
+        return await asyncio.wait_for(asyncio.gather(impatient, patient, return_exceptions=True), 5)
+
+    gave_up, answer = asyncio.run(scenario())
+    assert isinstance(gave_up, asyncio.TimeoutError) and answer["y"].tolist() == [[2.0]]
