@@ -1,14 +1,17 @@
-"""Training speed of the sentiment recipe's pipeline against the keras-io "Bidirectional LSTM on IMDB" baseline.
+"""Training speed of the sentiment recipe's model against PyTorch on the same batches, and against our earlier
+defaults.
 
-    python bench/sentiment_speed.py [--samples 5000] [--max-length 400] [--epochs 2]
+    python bench/sentiment_speed.py [--samples 5000] [--max-length 400] [--epochs 3] [--rounds 3]
+    python bench/sentiment_speed.py --lengths 100,200,400,800      # how cost grows with review length
 
-Every contender trains on the same reviews cut to the same maximum length, one after another in this process, and
-reports samples/s of its first epoch (XLA compilation included) and of its last epoch (steady state). Rows:
-- keras-io baseline: 2 x BiLSTM(64), Embedding(20000, 128), sequences padded to max-length numpy arrays, default
-  `fit` (batch 32, no XLA): the reference architecture and input handling.
-- zoo 2 x BiLSTM(64) via our pipeline: the same architecture through our length-bucketed tf.data + XLA.
-- recipe default: our default model (1 x BiLSTM(64), max pooling, dropout 0.5) through our pipeline.
-To compare another framework, add a function to CONTENDERS that returns (first, last) samples/s.
+Every contender trains the recipe's default model (Embedding 64, 1 x BiLSTM(64), dropout 0.5, masked max pooling,
+Adam 1e-3, batch 64 at the longest bucket) on the same reviews, cut to the same length, in the same
+length-bucketed batches: TensorFlow reads them through the recipe's tf.data pipeline (tokenizing included), PyTorch
+gets the same batches as numpy arrays made before its clock starts. Rounds are interleaved (A B C, A B C, ...) so
+that a slow minute of the machine hits every contender. Reported: the first epoch's seconds (tracing and any XLA
+compilation included; median over rounds) and the steady samples/s of the later epochs (median, with the range over
+every later epoch of every round), counting the samples that were trained. Needs PyTorch (`pip install
+torch==2.13.0`); without it the PyTorch row is left out and the ratios are against the first TensorFlow row.
 """
 
 import argparse
@@ -26,48 +29,118 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from tasks.common.tables import read_labelled_texts  # noqa: E402
-from tasks.common.training import EpochTimer  # noqa: E402
 from tasks.sentiment.__main__ import Config  # noqa: E402
-from tasks.sentiment.data import make_dataset, make_vectorizer, parse_labels, token_ids  # noqa: E402
+from tasks.sentiment.data import make_dataset, make_vectorizer, parse_labels  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb" / "train.tsv"
 
 
-def timed_fit(model, data, epochs, samples, **fit_args):
-    timer = EpochTimer(samples)
-    history = model.fit(data, epochs=epochs, verbose=0, callbacks=[timer], **fit_args)
-    rates = history.history["samples_per_second"]
-    return rates[0], rates[-1]
+def recipe_model(vocab_size):
+    model = zoo.build("many_to_one", input="tokens", vocab_size=vocab_size, num_outputs=1, cell=Config.cell,
+                      bidirectional=Config.bidirectional, units=Config.units, num_layers=Config.layers,
+                      embedding_dim=Config.embedding_dim, dropout=Config.dropout, pooling=Config.pooling)
+    return model
 
 
-def keras_io_baseline(texts, labels, vectorizer, args):
-    ids = token_ids(vectorizer, tf.constant(texts), args.max_length).numpy()
-    ids = np.pad(ids, [(0, 0), (0, args.max_length - ids.shape[1])])  # keras-io pads every review to maxlen
-    inputs = keras.Input(shape=(None,), dtype="int32")
-    x = keras.layers.Embedding(args.vocab_size, 128)(inputs)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(64, return_sequences=True))(x)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(64))(x)
-    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
-    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    return timed_fit(model, ids, args.epochs, len(texts), y=np.asarray(labels, "float32"), batch_size=32)
+class EpochClock(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.started)
 
 
-def our_pipeline(texts, labels, vectorizer, args, **model_args):
+def tensorflow_contender(*, xla, autotune):
+    def run(texts, labels, vectorizer, args):
+        cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size, xla=xla, autotune=autotune)
+        data = make_dataset((texts, labels), vectorizer, cfg, training=True)
+        samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
+        model = recipe_model(args.vocab_size)
+        model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
+                      jit_compile=cfg.xla)
+        clock = EpochClock()
+        clock.seconds = []
+        model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock])
+        return [(seconds, samples) for seconds in clock.seconds]
+    return run
+
+
+def pytorch_contender(texts, labels, vectorizer, args):
+    from bench.torch_contenders import SentimentLSTM, train_epochs
+
     cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size)
     data = make_dataset((texts, labels), vectorizer, cfg, training=True)
-    model = zoo.build("many_to_one", input="tokens", vocab_size=args.vocab_size, num_outputs=1,
-                      bidirectional=True, units=64, **model_args)
-    model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
-                  jit_compile=cfg.xla)
-    return timed_fit(model, data, args.epochs, len(texts))
+    epochs = [[(ids.numpy(), y.numpy()) for ids, y in data] for _ in range(args.epochs)]  # reshuffled each pass
+    model = SentimentLSTM(args.vocab_size, Config.embedding_dim, Config.units, Config.dropout)
+    return train_epochs(model, epochs)
 
 
-CONTENDERS = {
-    "keras-io baseline (padded numpy, default fit)": keras_io_baseline,
-    "zoo 2 x BiLSTM(64), our pipeline": lambda *a: our_pipeline(*a, num_layers=2, embedding_dim=128),
-    "recipe default (1 x BiLSTM(64), max pool), ours": lambda *a: our_pipeline(
-        *a, num_layers=1, embedding_dim=Config.embedding_dim, dropout=Config.dropout, pooling=Config.pooling),
-}
+def contenders(with_torch, everything):
+    rows = {}
+    if with_torch:
+        rows["PyTorch 2.13, exact masking"] = pytorch_contender
+    rows["recipe default (no XLA, tf.data autotune off)"] = tensorflow_contender(xla=False, autotune=False)
+    rows["tf.data autotune on"] = tensorflow_contender(xla=False, autotune=True)
+    if everything:  # XLA compiles every batch shape: minutes per round on 2 cores
+        rows["XLA"] = tensorflow_contender(xla=True, autotune=False)
+        rows["earlier default (XLA, autotune on)"] = tensorflow_contender(xla=True, autotune=True)
+    return rows
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        print("PyTorch is not installed (pip install torch==2.13.0): its row is left out.")
+        return False
+
+
+def run_rounds(runs, texts, labels, vectorizer, args):
+    """{name: [per-round [(seconds, samples), ...]]}, rounds interleaved."""
+    results = {name: [] for name in runs}
+    for round_index in range(args.rounds):
+        for name, run in runs.items():
+            keras.utils.set_random_seed(round_index)
+            results[name].append(run(texts, labels, vectorizer, args))
+            first = results[name][-1][0]
+            print(f"  round {round_index + 1}: {name}: first epoch {first[0]:.1f} s, then "
+                  + ", ".join(f"{n / s:.0f}" for s, n in results[name][-1][1:]) + " samples/s", flush=True)
+    return results
+
+
+def summarize(rounds):
+    first = float(np.median([epochs[0][0] for epochs in rounds]))
+    steady = [n / s for epochs in rounds for s, n in epochs[1:]] or [rounds[0][0][1] / rounds[0][0][0]]
+    return first, float(np.median(steady)), min(steady), max(steady)
+
+
+def print_table(results):
+    summaries = {name: summarize(rounds) for name, rounds in results.items()}
+    base_name = next(iter(summaries))
+    base = summaries[base_name]
+    print(f"\n| contender | first epoch s | steady samples/s (range) | speed vs {base_name.split(',')[0]} | "
+          "first epoch vs it |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (first, steady, low, high) in summaries.items():
+        print(f"| {name} | {first:.1f} | {steady:.0f} ({low:.0f}-{high:.0f}) | {steady / base[1]:.2f}x | "
+              f"{first / base[0]:.2f}x |")
+
+
+def length_sweep(texts, labels, vectorizer, args, with_torch):
+    lengths = [int(x) for x in args.lengths.split(",")]
+    runs = {name: run for name, run in contenders(with_torch, False).items() if "autotune on" not in name}
+    table = {name: [] for name in runs}
+    for length in lengths:
+        args.max_length = length
+        for name, run in runs.items():
+            keras.utils.set_random_seed(0)
+            table[name].append(summarize([run(texts, labels, vectorizer, args)])[1])
+            print(f"  {length} tokens: {name}: {table[name][-1]:.0f} samples/s", flush=True)
+    print("\n| contender | " + " | ".join(f"{n} tokens" for n in lengths) + " |")
+    print("|---|" + "---:|" * len(lengths))
+    for name, rates in table.items():
+        print(f"| {name} | " + " | ".join(f"{r:.0f}" for r in rates) + " |")
 
 
 def main():
@@ -76,28 +149,30 @@ def main():
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--max-length", type=int, default=400)
     parser.add_argument("--vocab-size", type=int, default=20000)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per round (the first is reported apart)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lengths", help="comma-separated review lengths: the cost-vs-length table instead")
+    parser.add_argument("--only", help="run only the contenders whose name contains this text")
+    parser.add_argument("--xla", action="store_true", help="add the XLA rows (slow: a compilation per shape)")
+    parser.add_argument("--threads", default=f"{Config.intra_op_threads},{Config.inter_op_threads}",
+                        help="TensorFlow's intra-op,inter-op threads (default: the recipe's; 0,0: TensorFlow's)")
     args = parser.parse_args()
+    intra, inter = (int(x) for x in args.threads.split(","))
+    tf.config.threading.set_intra_op_parallelism_threads(intra)  # before TensorFlow runs anything, as the recipe
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: pass --data with a labelled TSV (e.g. the shared IMDB train.tsv).")
-    keras.utils.set_random_seed(0)
     texts, raw = read_labelled_texts(args.data)
     texts, labels = texts[:args.samples], parse_labels(raw[:args.samples], args.data)
     vectorizer = make_vectorizer(args.vocab_size)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
-    lengths = [min(len(t.split()), args.max_length) for t in texts]
-    print(f"{len(texts)} reviews, max length {args.max_length}, mean length after cut {np.mean(lengths):.0f} words, "
-          f"{args.epochs} epochs each, {os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
-    rows = []
-    for name, run in CONTENDERS.items():
-        started = time.perf_counter()
-        first, last = run(texts, labels, vectorizer, args)
-        rows.append((name, first, last, time.perf_counter() - started))
-    base = rows[0][2]
-    print(f"\n| {'contender':48} | first epoch samples/s | last epoch samples/s | vs baseline | wall s |")
-    print(f"|{'-' * 50}|----------------------:|---------------------:|------------:|-------:|")
-    for name, first, last, wall in rows:
-        print(f"| {name:48} | {first:21.0f} | {last:20.0f} | {last / base:10.2f}x | {wall:6.0f} |")
+    with_torch = torch_available()
+    print(f"{len(texts)} reviews, {args.epochs} epochs x {args.rounds} rounds, {os.cpu_count()} CPUs, "
+          f"TF {tf.__version__} (intra-op threads {intra}, inter-op {inter}), Keras {keras.__version__}")
+    if args.lengths:
+        return length_sweep(texts, labels, vectorizer, args, with_torch)
+    runs = {name: run for name, run in contenders(with_torch, args.xla).items() if not args.only or args.only in name}
+    print_table(run_rounds(runs, texts, labels, vectorizer, args))
 
 
 if __name__ == "__main__":

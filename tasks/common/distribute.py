@@ -29,12 +29,16 @@ TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", "host1:
 
 @dataclasses.dataclass
 class DistributionFlags:
-    """The placement flags every recipe's Config inherits."""
+    """The placement and runtime flags every recipe's Config inherits."""
 
     strategy: str = flag("auto", "where to train: auto, one-device, mirrored (all local GPUs) or multi-worker "
                                  "(the machines in TF_CONFIG)", choices=STRATEGIES)
     cpu_replicas: int = flag(1, "with --strategy mirrored on a machine without GPUs: split the CPU into this many "
                                 "logical devices (tries the multi-device path; it is not faster)")
+    autotune: bool = flag(False, "let tf.data tune its prefetching and parallelism (off: measured slower and "
+                                 "unsteady on 2 cores, see bench/README.md)")
+    intra_op_threads: int = flag(0, "threads one TensorFlow op may use (0: TensorFlow's choice, every core)")
+    inter_op_threads: int = flag(0, "TensorFlow ops run at the same time (0: TensorFlow's choice)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +129,7 @@ def _place(cfg):
 
     import tensorflow as tf
 
+    _set_thread_pools(tf, cfg.intra_op_threads, cfg.inter_op_threads)
     gpus = tf.config.list_physical_devices("GPU")
     if kind == "auto":
         kind = "mirrored" if len(gpus) > 1 else "one-device"
@@ -139,6 +144,25 @@ def _place(cfg):
         return Placement(tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")]),
                          kind)
     return _multi_worker(tf, cluster)
+
+
+def _set_thread_pools(tf, intra, inter):
+    """Size TensorFlow's thread pools (0 leaves TensorFlow's choice). They are fixed once the runtime starts, so in a
+    process where TensorFlow already ran (a test session, a notebook) the running pools stay, with a note."""
+    if intra < 0 or inter < 0:
+        raise UserError(f"--intra-op-threads and --inter-op-threads must be 0 or more (got {intra}, {inter}).")
+    wanted = {"intra": intra, "inter": inter}
+    current = {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
+               "inter": tf.config.threading.get_inter_op_parallelism_threads()}
+    setters = {"intra": tf.config.threading.set_intra_op_parallelism_threads,
+               "inter": tf.config.threading.set_inter_op_parallelism_threads}
+    for pool, count in wanted.items():
+        if count and count != current[pool]:
+            try:
+                setters[pool](count)
+            except RuntimeError:
+                print(f"note: TensorFlow already started in this process; its {pool}-op thread pool stays as it is "
+                      f"(--{pool}-op-threads {count} applies to a new process)")
 
 
 def _split_cpu(tf, count):

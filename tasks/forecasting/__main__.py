@@ -110,9 +110,9 @@ def train(cfg):
         return normalizer.model_inputs(x), change_targets(x, y, series.target, per_step, season)
 
     train_ds = make_dataset(*inputs_and_targets(x_train, y_train), batch_size=cfg.batch_size, seed=cfg.seed,
-                            training=True)
+                            training=True, autotune=cfg.autotune)
     val_ds = make_dataset(*inputs_and_targets(x_val, y_val), batch_size=cfg.batch_size, seed=cfg.seed,
-                          training=False)
+                          training=False, autotune=cfg.autotune)
     started = time.perf_counter()
     history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
                           patience=cfg.patience, samples_per_epoch=len(x_train))

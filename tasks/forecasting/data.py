@@ -13,6 +13,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
+from tasks.common.training import finish_pipeline
 
 TEMPERATURES_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/daily-min-temperatures.csv"
 TEMPERATURES_HOST = "raw.githubusercontent.com"
@@ -152,8 +153,8 @@ def windows(values, target, split, lookback, horizon):
     return inputs.astype(np.float32), targets.astype(np.float32)
 
 
-def make_dataset(inputs, targets, *, batch_size, seed, training):
+def make_dataset(inputs, targets, *, batch_size, seed, training, autotune=False):
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
     if training:
         dataset = dataset.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return finish_pipeline(dataset.batch(batch_size), autotune=autotune)

@@ -110,4 +110,4 @@ def window_batches(ids, batch_size, bptt, seed):
     inputs = ids[:count * bptt].reshape(count, bptt)
     targets = ids[1:count * bptt + 1].reshape(count, bptt)
     return (tf.data.Dataset.from_tensor_slices((inputs, targets))
-            .shuffle(count, seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True))
+            .shuffle(count, seed=seed, reshuffle_each_iteration=True).batch(batch_size))

@@ -50,7 +50,14 @@ class Config(DistributionFlags):
                                "take more reviews")
     learning_rate: float = flag(1e-3, "Adam learning rate")
     patience: int = flag(2, "epochs without a better validation loss before stopping")
-    xla: bool = flag(True, "compile the training step with XLA (faster for LSTM/GRU on CPU)")
+    # Measured (bench/README.md): the default BiLSTM(64)'s matrix products are too small to split over cores, so
+    # each direction runs on its own core instead, 1.1-1.6x faster than TensorFlow's thread defaults on 2 cores.
+    intra_op_threads: int = flag(max(1, (os.cpu_count() or 2) // 2), "threads one TensorFlow op may use (0: "
+                                 "TensorFlow's choice; default: half the cores, one half per direction)")
+    inter_op_threads: int = flag(2, "TensorFlow ops run at the same time (0: TensorFlow's choice; default 2: the "
+                                    "forward and backward loops side by side)")
+    xla: bool = flag(False, "compile the training step with XLA (off: measured slower for this model on CPU, see "
+                            "bench/README.md)")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
     # outputs
     run_dir: str = flag("runs/sentiment", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
@@ -131,7 +138,7 @@ def train(cfg):
                    f"test split{marker}")
 
     export = atomic_export(Path(cfg.export_dir) / "sentiment", lambda tmp: write_export(
-        tmp, model, vectorizer, max_length=cfg.max_length, extras={
+        tmp, model, vectorizer, max_length=cfg.max_length, bucket_step=cfg.bucket_step, extras={
             "config.json": {**dataclasses.asdict(cfg), "vocabulary_size": vectorizer.vocabulary_size(),
                             "labels": list(LABEL_NAMES), "data": splits.source, "offline_data": splits.offline},
             "metrics.json": metrics, "versions.json": library_versions(),

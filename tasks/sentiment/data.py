@@ -11,7 +11,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_labelled_texts, read_text_file
-from tasks.common.training import bucket_by_length
+from tasks.common.training import bucket_by_length, finish_pipeline
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
 from tasks.sentiment.offline import offline_reviews
 
@@ -158,16 +158,23 @@ def token_ids(vectorizer, texts, max_length):
     return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
 
 
+def tokenize_all(vectorizer, texts, max_length, chunk=4096):
+    """Ragged int32 ids [len(texts), None] cut to `max_length`, tokenized `chunk` texts per call."""
+    parts = [tf.cast(vectorizer(tf.constant(texts[start:start + chunk], tf.string))[:, :max_length], tf.int32)
+             for start in range(0, len(texts), chunk)]
+    return tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
+
+
 def make_dataset(pair, vectorizer, cfg, *, training):
-    """(ids [batch, bucket_length], label [batch]) batches, bucketed by length; shuffled when training."""
+    """(ids [batch, bucket_length], label [batch]) batches, bucketed by length; shuffled when training.
+
+    The texts are tokenized once, here, not in every epoch: on 2 cores, tokenizing inside the pipeline took a core
+    away from the training step."""
     texts, labels = pair
-    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(texts), tf.constant(labels, tf.float32)))
+    ids = tokenize_all(vectorizer, texts, cfg.max_length)
+    dataset = tf.data.Dataset.from_tensor_slices((ids, tf.constant(labels, tf.float32)))
     if training:
         dataset = dataset.shuffle(len(texts), seed=cfg.seed, reshuffle_each_iteration=True)
-    # Tokenize 512 texts per call (much faster than one at a time), then go back to single examples to bucket.
-    dataset = dataset.batch(512).map(lambda t, y: (vectorizer(t)[:, :cfg.max_length], y),
-                                     num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     dataset = dataset.map(lambda ids, y: (tf.pad(ids, [[0, tf.maximum(0, 1 - tf.shape(ids)[0])]]), y))
-    dataset = bucket_by_length(dataset, max_length=cfg.max_length, batch_size=cfg.batch_size,
-                               step=cfg.bucket_step, drop_remainder=training)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = bucket_by_length(dataset, max_length=cfg.max_length, batch_size=cfg.batch_size, step=cfg.bucket_step)
+    return finish_pipeline(dataset, autotune=cfg.autotune)

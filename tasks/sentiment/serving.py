@@ -1,4 +1,5 @@
-"""The sentiment SavedModel: raw strings in, `probability` of positive and `label` out, tokenization in the graph."""
+"""The sentiment SavedModel: raw strings in, `probability` of positive and `label` out, tokenization in the graph,
+the network XLA-compiled for a fixed set of shapes that a warm-up file compiles at load (`serving_shapes`)."""
 
 from pathlib import Path
 
@@ -7,20 +8,27 @@ import tensorflow as tf
 
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
+from tasks.common.serving_shapes import (WARMUP_FILE, length_buckets, pad_to_bucket, text_warmup_requests,
+                                         write_warmup_requests)
 from tasks.sentiment.data import LABEL_NAMES, token_ids
 
 
-def write_export(directory, model, vectorizer, *, max_length, extras):
+def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras):
     """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
-    `directory/assets.extra/`, with the trained model as `model.keras`."""
+    `directory/assets.extra/`, with the trained model as `model.keras` and the warm-up requests.
+
+    Reviews are padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
+    XLA-compiled network sees a fixed set of shapes."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)
     labels = tf.constant(LABEL_NAMES)
+    lengths = length_buckets(max_length, bucket_step)
+    network = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]), jit_compile=True)
 
     def serve(text):
-        ids = token_ids(vectorizer, text, max_length)
-        probability = tf.sigmoid(model(ids, training=False)[:, 0])
+        ids, rows = pad_to_bucket(token_ids(vectorizer, text, max_length), lengths)
+        probability = network(ids)[:rows]
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
     archive.add_endpoint("serving_default", serve,
@@ -31,6 +39,7 @@ def write_export(directory, model, vectorizer, *, max_length, extras):
     model.save(extra / "model.keras")
     (extra / "vocabulary.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
+    write_warmup_requests(extra / WARMUP_FILE, text_warmup_requests(lengths))
     write_extras(extra, extras)
 
 

@@ -7,6 +7,7 @@ against the signature's declared shape (only the ops that use it check what they
 """
 
 import dataclasses
+import logging
 import threading
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import numpy as np
 from tasks.serve.errors import from_tensorflow, invalid
 
 DEFAULT_SIGNATURE = "serving_default"
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+MAX_WARMUP_RECORDS = 1000  # TF Serving's limit (saved_model_warmup_util.cc)
+log = logging.getLogger("tasks.serve")
 
 
 @dataclasses.dataclass
@@ -87,4 +91,43 @@ def load_version(path, version, *, tags=("serve",), timeout_ms=0, threads=(0, 0)
     except Exception:
         session.close()
         raise
-    return LoadedVersion(version, Path(path), dict(meta_graph.signature_def), session, timeout_ms=timeout_ms)
+    loaded = LoadedVersion(version, Path(path), dict(meta_graph.signature_def), session, timeout_ms=timeout_ms)
+    try:
+        run_warmup(loaded)
+    except Exception:
+        loaded.close()
+        raise
+    return loaded
+
+
+def run_warmup(loaded):
+    """Run the version's warm-up requests (`assets.extra/tf_serving_warmup_requests`, TF Serving's TFRecord of
+    PredictionLogs) once each before it is served, as TF Serving does: compiled (XLA) functions compile here, not on
+    a client's request. A failing request fails the load, as in TF Serving. Returns the number of requests run."""
+    path = loaded.path / WARMUP_FILE
+    if not path.exists():
+        return 0
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = list(tf.data.TFRecordDataset(str(path)).take(MAX_WARMUP_RECORDS + 1).as_numpy_iterator())
+    if len(records) > MAX_WARMUP_RECORDS:
+        raise ValueError(f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}")
+    for record in records:
+        entry = prediction_log_pb2.PredictionLog.FromString(record)
+        kind = entry.WhichOneof("log_type")
+        if kind == "predict_log":
+            request = entry.predict_log.request
+            loaded.run(request.model_spec.signature_name,
+                       {alias: tf.make_ndarray(tensor) for alias, tensor in request.inputs.items()})
+        elif kind in ("classify_log", "regress_log"):
+            request = getattr(entry, kind).request
+            name = request.model_spec.signature_name
+            (alias,) = loaded.signature(name).inputs
+            examples = [e.SerializeToString() for e in request.input.example_list.examples]
+            loaded.run(name, {alias: np.array(examples, dtype=object)})
+        else:
+            log.warning("skipped a %s warm-up record in %s: only predict, classify and regress records are run",
+                        kind, path)
+    log.info("ran %d warm-up request(s) from %s", len(records), path)
+    return len(records)

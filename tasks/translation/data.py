@@ -12,6 +12,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
+from tasks.common.training import PARALLEL_CALLS, finish_pipeline
 from tasks.translation.offline import NAME as OFFLINE_NAME
 from tasks.translation.offline import offline_pairs
 
@@ -157,12 +158,12 @@ def make_dataset(pairs, source_vectorizer, target_vectorizer, cfg, *, training):
     def as_int32(source, target):  # also makes the unbatched ragged rows plain tensors, as bucketing needs
         return tf.cast(source, tf.int32), tf.cast(target, tf.int32)
 
-    dataset = dataset.batch(1024).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().map(as_int32)
+    dataset = dataset.batch(1024).map(tokenize, num_parallel_calls=PARALLEL_CALLS).unbatch().map(as_int32)
     # Every pair is padded (source and target alike) to its bucket's top length; the last edge is above the longest
     # possible pair (a target of max_length + 1 ids), as pad_to_bucket_boundary requires.
     edges = list(range(cfg.bucket_step + 1, cfg.max_length + 2, cfg.bucket_step)) + [cfg.max_length + 2]
     edges = sorted(set(edges))
     dataset = dataset.bucket_by_sequence_length(
         lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]), edges, [cfg.batch_size] * (len(edges) + 1),
-        pad_to_bucket_boundary=True, drop_remainder=training)
-    return dataset.map(teacher_forcing).prefetch(tf.data.AUTOTUNE)
+        pad_to_bucket_boundary=True)  # remainders kept: every pair trains every epoch
+    return finish_pipeline(dataset.map(teacher_forcing), autotune=cfg.autotune)

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tasks.common.cli import UserError
 from tasks.common.tables import read_text_file
+from tasks.common.training import PARALLEL_CALLS, finish_pipeline
 from tasks.video_frames import synthetic
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".gif", ".mov", ".mkv", ".webm")
@@ -212,5 +213,5 @@ def make_dataset(clip_set, cfg, *, training):
     dataset = tf.data.Dataset.from_tensor_slices((clip_set.clips, clip_set.labels))
     if training:
         dataset = dataset.shuffle(len(clip_set.labels), seed=cfg.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(cfg.batch_size).map(lambda x, y: (scale(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(cfg.batch_size).map(lambda x, y: (scale(x), y), num_parallel_calls=PARALLEL_CALLS)
+    return finish_pipeline(dataset, autotune=cfg.autotune)

@@ -110,7 +110,8 @@ def test_token_ids_cut_pad_and_handle_empty_eagerly_and_in_tf_data():
 def test_pipeline_buckets_to_fixed_shapes_and_keeps_every_example():
     vectorizer = data.make_vectorizer(50, ["w"])
     texts = [" ".join(["w"] * n) for n in range(0, 45)]
-    config = types.SimpleNamespace(seed=0, max_length=40, batch_size=4, bucket_step=10)
-    batches = list(data.make_dataset((texts, [i % 2 for i in range(45)]), vectorizer, config, training=False))
-    assert {b[0].shape[1] for b in batches} <= {10, 20, 30, 40}
-    assert sum(b[0].shape[0] for b in batches) == 45
+    config = types.SimpleNamespace(seed=0, max_length=40, batch_size=4, bucket_step=10, autotune=False)
+    for training in (False, True):  # training keeps each bucket's last, partial batch too
+        batches = list(data.make_dataset((texts, [i % 2 for i in range(45)]), vectorizer, config, training=training))
+        assert {b[0].shape[1] for b in batches} <= {10, 20, 30, 40}
+        assert sum(b[0].shape[0] for b in batches) == 45

@@ -72,7 +72,7 @@ def test_batches_have_fixed_bucket_shapes_and_padding_only_at_the_end():
     source, target = make_vectorizer(200), make_vectorizer(200)
     source.adapt([s for s, _ in pairs])
     target.adapt([t for _, t in pairs])
-    cfg = types.SimpleNamespace(seed=0, max_length=10, bucket_step=4, batch_size=32)
+    cfg = types.SimpleNamespace(seed=0, max_length=10, bucket_step=4, batch_size=32, autotune=False)
     seen = 0
     for inputs, labels in make_dataset(pairs, source, target, cfg, training=False):
         src, prev = inputs["tokens"].numpy(), inputs["previous_tokens"].numpy()

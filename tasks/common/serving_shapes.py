@@ -1,0 +1,59 @@
+"""The serving fast path: a compiled (XLA) model function fed a fixed set of shapes, and the TF Serving warm-up
+records that compile every one of them when the model loads.
+
+XLA compiles a function once per input shape. Fed raw request shapes it would compile at almost every request, so
+the exports pad token ids to the next length bucket (the training buckets' edges) and the batch to the next power of
+two, then cut the padded rows off the answer. Padding ids are 0 and masked, so they never change a result. The
+warm-up file (`assets.extra/tf_serving_warmup_requests`, TF Serving's format: a TFRecord of `PredictionLog`s) holds one
+request per (length, batch) shape; TF Serving and `tasks.serve` run it before the version is served, so no client
+pays for a compilation.
+"""
+
+import tensorflow as tf
+
+WARMUP_FILE = "tf_serving_warmup_requests"  # in assets.extra/, where TF Serving looks for it
+MAX_WARMUP_RECORDS = 1000  # TF Serving refuses a longer warm-up file
+BATCH_BUCKETS = tuple(2 ** k for k in range(17))  # 1 ... 65,536 rows; a larger request runs at its own size
+WARMUP_BATCHES = tuple(2 ** k for k in range(7))  # 1 ... 64: the batcher's default largest batch
+
+
+def length_buckets(max_length, step):
+    """The padded lengths: step, 2 x step, ... and max_length itself."""
+    edges = list(range(step, max_length + 1, step))
+    if not edges or edges[-1] != max_length:
+        edges.append(max_length)
+    return edges
+
+
+def pad_to_bucket(ids, lengths):
+    """Pad [batch, time] int ids with 0 to the next of `lengths` (time is at most its last) and to the next power of
+    two rows. Returns (padded ids, the real row count) so the caller can cut the answer back to size."""
+    rows, steps = tf.shape(ids)[0], tf.shape(ids)[1]
+    buckets = tf.constant(BATCH_BUCKETS, tf.int32)
+    to_rows = tf.maximum(rows, tf.gather(buckets, tf.minimum(tf.searchsorted(buckets, [rows])[0],
+                                                             len(BATCH_BUCKETS) - 1)))
+    edges = tf.constant(lengths, tf.int32)
+    to_steps = tf.gather(edges, tf.minimum(tf.searchsorted(edges, [steps])[0], len(lengths) - 1))
+    padded = tf.pad(ids, [[0, to_rows - rows], [0, tf.maximum(0, to_steps - steps)]])
+    return padded, rows
+
+
+def write_warmup_requests(path, requests, signature_name="serving_default"):
+    """Write `requests` ([{input alias: array}]) as TF Serving warm-up records (PredictLog) to `path`."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    if len(requests) > MAX_WARMUP_RECORDS:
+        raise ValueError(f"{len(requests)} warm-up requests; TF Serving reads at most {MAX_WARMUP_RECORDS}.")
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for inputs in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = signature_name
+            for alias, value in inputs.items():
+                request.inputs[alias].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def text_warmup_requests(lengths, alias="text", batches=WARMUP_BATCHES):
+    """One request of strings per (length, batch) shape: `length` words each, so the ids fill that bucket."""
+    return [{alias: [" ".join(["warmup"] * length)] * batch} for length in lengths for batch in batches]

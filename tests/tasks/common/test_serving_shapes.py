@@ -1,0 +1,43 @@
+"""The serving fast path's fixed shapes and TF Serving warm-up records."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from tasks.common.serving_shapes import (MAX_WARMUP_RECORDS, length_buckets, pad_to_bucket, text_warmup_requests,
+                                         write_warmup_requests)
+
+
+def test_length_buckets_end_at_the_maximum_length():
+    assert length_buckets(400, 50) == [50, 100, 150, 200, 250, 300, 350, 400]
+    assert length_buckets(30, 20) == [20, 30]
+    assert length_buckets(5, 50) == [5]
+
+
+@pytest.mark.parametrize("rows, steps, padded_rows, padded_steps", [
+    (1, 1, 1, 10), (3, 10, 4, 10), (5, 11, 8, 20), (64, 25, 64, 30), (65, 30, 128, 30), (9, 0, 16, 10)])
+def test_ids_are_padded_to_the_next_bucket_with_zeros(rows, steps, padded_rows, padded_steps):
+    ids = tf.ones([rows, steps], tf.int64)
+    padded, real_rows = pad_to_bucket(ids, [10, 20, 30])
+    assert padded.shape == (padded_rows, padded_steps) and int(real_rows) == rows
+    np.testing.assert_array_equal(padded[:rows, :steps], ids)
+    assert int(tf.reduce_sum(padded)) == rows * steps  # everything added is padding (0)
+
+
+def test_warmup_records_are_prediction_logs_tf_serving_reads(tmp_path):
+    requests = text_warmup_requests([3, 5], batches=(1, 2))
+    write_warmup_requests(tmp_path / "warmup", requests)
+    records = list(tf.data.TFRecordDataset(str(tmp_path / "warmup")).as_numpy_iterator())
+    shapes = []
+    for record in records:
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        assert request.model_spec.signature_name == "serving_default"
+        texts = tf.make_ndarray(request.inputs["text"])
+        shapes.append((len(texts), len(texts[0].split())))
+    assert shapes == [(1, 3), (2, 3), (1, 5), (2, 5)]
+
+
+def test_more_warmup_records_than_tf_serving_reads_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="at most 1000"):
+        write_warmup_requests(tmp_path / "warmup", [{"x": np.zeros(1)}] * (MAX_WARMUP_RECORDS + 1))
