@@ -75,3 +75,25 @@ def predict_latency(model, ids, repeats):
             torch.sigmoid(model(tensor))
             times.append(time.perf_counter() - started)
     return float(np.median(times))
+
+
+def sentiment_from_keras(model):
+    """A SentimentLSTM holding the weights of the zoo's many_to_one BiLSTM `model` (same gate order: i, f, g, o)."""
+    embeddings = model.get_layer("embedding").embeddings.numpy()
+    units = model.get_layer("rnn_0").forward_layer.units
+    torch_model = SentimentLSTM(embeddings.shape[0], embeddings.shape[1], units, dropout=0.0)
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    with torch.no_grad():
+        torch_model.embedding.weight.copy_(as_tensor(embeddings))
+        bidirectional = model.get_layer("rnn_0")
+        for lstm, layer in ((torch_model.forward_lstm, bidirectional.forward_layer),
+                            (torch_model.backward_lstm, bidirectional.backward_layer)):
+            kernel, recurrent, bias = (w.numpy() for w in layer.cell.weights)
+            lstm.weight_ih_l0.copy_(as_tensor(kernel.T))
+            lstm.weight_hh_l0.copy_(as_tensor(recurrent.T))
+            lstm.bias_ih_l0.copy_(as_tensor(bias))
+            lstm.bias_hh_l0.zero_()
+        dense_kernel, dense_bias = (w.numpy() for w in model.get_layer("outputs").weights)
+        torch_model.head.weight.copy_(as_tensor(dense_kernel.T))
+        torch_model.head.bias.copy_(as_tensor(dense_bias))
+    return torch_model.eval()

@@ -13,21 +13,23 @@ from tasks.common.serving_shapes import (WARMUP_FILE, length_buckets, pad_to_buc
 from tasks.sentiment.data import LABEL_NAMES, token_ids
 
 
-def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras):
+def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras, compiled=True):
     """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
     `directory/assets.extra/`, with the trained model as `model.keras` and the warm-up requests.
 
     Reviews are padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
-    XLA-compiled network sees a fixed set of shapes."""
+    XLA-compiled network sees a fixed set of shapes. (`compiled=False`: the network as plain TensorFlow on the
+    request's own shape, without warm-up; the serving bench's baseline.)"""
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)
     labels = tf.constant(LABEL_NAMES)
     lengths = length_buckets(max_length, bucket_step)
-    network = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]), jit_compile=True)
+    network = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]), jit_compile=compiled)
 
     def serve(text):
-        ids, rows = pad_to_bucket(token_ids(vectorizer, text, max_length), lengths)
+        ids = token_ids(vectorizer, text, max_length)
+        ids, rows = pad_to_bucket(ids, lengths) if compiled else (ids, tf.shape(ids)[0])
         probability = network(ids)[:rows]
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
@@ -39,7 +41,8 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     model.save(extra / "model.keras")
     (extra / "vocabulary.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
-    write_warmup_requests(extra / WARMUP_FILE, text_warmup_requests(lengths))
+    if compiled:
+        write_warmup_requests(extra / WARMUP_FILE, text_warmup_requests(lengths))
     write_extras(extra, extras)
 
 

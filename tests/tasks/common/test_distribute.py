@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -12,7 +11,7 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.cli import UserError
-from tasks.common.distribute import place
+from tasks.common.distribute import DistributionFlags, place
 from tasks.common.distributed_loop import ChiefBackup, count_batches, weights_fingerprint
 from tasks.common.local_cluster import tf_configs
 from tasks.common.training import train_model
@@ -20,7 +19,7 @@ from tests.tasks.cli_errors import ROOT, command_line_error
 
 
 def flags(strategy="auto", cpu_replicas=1):
-    return SimpleNamespace(strategy=strategy, cpu_replicas=cpu_replicas)
+    return DistributionFlags(strategy=strategy, cpu_replicas=cpu_replicas)
 
 
 @pytest.mark.parametrize("tf_config, message", [
@@ -132,3 +131,8 @@ def test_local_cluster_runs_one_prefixed_process_per_worker_and_passes_on_a_fail
     assert result.returncode == 3
     err = command_line_error("tasks.common.local_cluster", ["--", "no-such-program"], ROOT)
     assert err.strip() == "error: cannot start 'no-such-program': No such file or directory"
+
+
+def test_negative_thread_counts_are_one_clear_error():
+    with pytest.raises(UserError, match="--intra-op-threads and --inter-op-threads must be 0 or more"):
+        place(DistributionFlags(strategy="one-device", intra_op_threads=-1))

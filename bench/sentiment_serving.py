@@ -1,0 +1,154 @@
+"""Served latency of the sentiment export against ONNX Runtime and PyTorch on the same weights.
+
+    python bench/sentiment_serving.py [--reviews 300] [--samples 5000]
+
+The recipe's default model (Embedding 64, BiLSTM(64), masked max pooling; weights as initialised: latency does not
+depend on them) is exported twice by the recipe's own `write_export`: with the serving fast path (network compiled
+by XLA for length buckets x power-of-two batches, warm-up records) and plain (`compiled=False`, the export as it was
+before). Both are loaded as TF Serving loads them (`tasks.serve.loading`: a TF1 session, warm-up records run at
+load) and called through their signature with raw strings. ONNX Runtime runs the same weights with ONNX's native LSTM
+op, PyTorch with `nn.LSTM` in inference mode; both get ids from a Python tokenizer with the export's vocabulary
+(its time included), as their users would. Every contender answers the same real IMDB reviews, one at a time
+(p50/p99 latency) and 64 at a time (reviews/s); the last column checks that it computes what the export computes.
+"""
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import zoo  # noqa: E402
+from tasks.common.tables import read_labelled_texts  # noqa: E402
+from tasks.sentiment.__main__ import Config  # noqa: E402
+from tasks.sentiment.data import make_vectorizer  # noqa: E402
+from tasks.sentiment.serving import write_export  # noqa: E402
+from tasks.serve.loading import load_version  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb" / "train.tsv"
+
+
+class PythonTokenizer:
+    """The export's standardization and vocabulary in plain Python (what an ONNX Runtime user would write)."""
+
+    def __init__(self, vocabulary, max_length):
+        self.index = {word: i for i, word in enumerate(vocabulary)}
+        self.max_length = max_length
+
+    def __call__(self, texts):
+        rows = []
+        for text in texts:
+            words = re.split(r"(?:[^\w']|_)+", re.sub(r"<[^>]*>", " ", text.lower()))  # letters, digits, '
+
+            rows.append([self.index.get(w, 1) for w in words if w][:self.max_length] or [0])
+        ids = np.zeros((len(rows), max(len(r) for r in rows)), np.int64)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = row
+        return ids
+
+
+def export_contender(model, vectorizer, folder, compiled):
+    write_export(folder, model, vectorizer, max_length=Config.max_length, bucket_step=Config.bucket_step,
+                 extras={}, compiled=compiled)
+    started = time.perf_counter()
+    loaded = load_version(folder, 1)  # runs the warm-up records, as TF Serving does
+    load_seconds = time.perf_counter() - started
+    return load_seconds, lambda texts: loaded.run("serving_default", {"text": np.array(texts, dtype=object)})[
+        "probability"]
+
+
+def onnx_contender(model, tokenizer):
+    import onnxruntime
+
+    from bench.onnx_contender import sentiment_onnx
+
+    started = time.perf_counter()
+    session = onnxruntime.InferenceSession(sentiment_onnx(model), providers=["CPUExecutionProvider"])
+    return time.perf_counter() - started, lambda texts: session.run(None, {"ids": tokenizer(texts)})[0]
+
+
+def torch_contender(model, tokenizer):
+    import torch
+
+    from bench.torch_contenders import sentiment_from_keras
+
+    started = time.perf_counter()
+    torch_model = sentiment_from_keras(model)
+
+    def predict(texts):
+        with torch.inference_mode():
+            return torch.sigmoid(torch_model(torch.from_numpy(tokenizer(texts)))).numpy()
+    return time.perf_counter() - started, predict
+
+
+def measure(predict, reviews, batch):
+    for review in reviews[:20]:  # first calls (allocations, lazy initialisation) are not the steady state
+        predict([review])
+    times = []
+    for review in reviews:
+        started = time.perf_counter()
+        predict([review])
+        times.append(time.perf_counter() - started)
+    chunks = [reviews[i:i + batch] for i in range(0, len(reviews) - batch + 1, batch)]
+    started = time.perf_counter()
+    for chunk in chunks:
+        predict(chunk)
+    rate = len(chunks) * batch / (time.perf_counter() - started)
+    return 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 99), rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DATA), help="a TSV with a text column (default: shared IMDB)")
+    parser.add_argument("--reviews", type=int, default=320, help="reviews each contender answers")
+    parser.add_argument("--samples", type=int, default=5000, help="reviews the vocabulary is built from")
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args()
+    if not Path(args.data).exists():
+        raise SystemExit(f"{args.data} not found: pass --data with a TSV of reviews (e.g. the shared IMDB train.tsv).")
+    texts, _ = read_labelled_texts(args.data)
+    vectorizer = make_vectorizer(Config.vocab_size)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts[:args.samples]).batch(1024))
+    vectorizer(tf.constant(["built"]))  # an export tracks built layers only
+    reviews = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[:args.reviews]]
+    tokenizer = PythonTokenizer(vectorizer.get_vocabulary(), Config.max_length)
+    model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
+                      cell=Config.cell, bidirectional=Config.bidirectional, units=Config.units,
+                      num_layers=Config.layers, embedding_dim=Config.embedding_dim, pooling=Config.pooling)
+    words = [min(len(tokenizer([r])[0]), Config.max_length) for r in reviews]
+    print(f"{len(reviews)} IMDB reviews, {np.mean(words):.0f} tokens on average (cut at {Config.max_length}), "
+          f"batch {args.batch}, {os.cpu_count()} CPUs, TF {tf.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        contenders = {
+            "export, XLA fast path (served)": lambda: export_contender(model, vectorizer, Path(tmp) / "xla", True),
+            "export, plain (earlier)": lambda: export_contender(model, vectorizer, Path(tmp) / "plain", False),
+            "ONNX Runtime, native LSTM op": lambda: onnx_contender(model, tokenizer),
+            "PyTorch, inference mode": lambda: torch_contender(model, tokenizer),
+        }
+        rows, reference = [], None
+        for name, make in contenders.items():
+            load_seconds, predict = make()
+            answers = np.concatenate([predict(reviews[i:i + 64]) for i in range(0, len(reviews), 64)])
+            reference = answers if reference is None else reference
+            p50, p99, rate = measure(predict, reviews, args.batch)
+            rows.append((name, load_seconds, p50, p99, rate, float(np.max(np.abs(answers - reference)))))
+            print(f"  {name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rate:.0f} reviews/s", flush=True)
+    onnx = next(r for r in rows if r[0].startswith("ONNX"))
+    print(f"\n| contender | load s | batch 1 p50 ms | p99 ms | batch {args.batch} reviews/s | p50 vs ONNX Runtime | "
+          f"throughput vs ONNX Runtime | max difference from the export |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, load_seconds, p50, p99, rate, difference in rows:
+        print(f"| {name} | {load_seconds:.1f} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {p50 / onnx[2]:.2f}x | "
+              f"{rate / onnx[4]:.2f}x | {difference:.1e} |")
+
+
+if __name__ == "__main__":
+    main()
