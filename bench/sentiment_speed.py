@@ -29,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from tasks.common.tables import read_labelled_texts  # noqa: E402
+from tasks.common.training import ShapeSpecializedSteps  # noqa: E402
 from tasks.sentiment.__main__ import Config  # noqa: E402
 from tasks.sentiment.data import make_dataset, make_vectorizer, parse_labels  # noqa: E402
 
@@ -50,17 +51,20 @@ class EpochClock(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
-def tensorflow_contender(*, xla, autotune):
+def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True):
     def run(texts, labels, vectorizer, args):
-        cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size, xla=xla, autotune=autotune)
+        cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size, xla=xla, autotune=autotune,
+                     shape_graphs=shape_graphs)
         data = make_dataset((texts, labels), vectorizer, cfg, training=True)
         samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
         model = recipe_model(args.vocab_size)
         model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
                       jit_compile=cfg.xla)
+        if cfg.shape_graphs:  # as the recipe's train_model does
+            model.train_function = ShapeSpecializedSteps(model)
         clock = EpochClock()
         clock.seconds = []
-        model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock])
+        model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock], shuffle=False)
         return [(seconds, samples) for seconds in clock.seconds]
     return run
 
@@ -79,11 +83,13 @@ def contenders(with_torch, everything):
     rows = {}
     if with_torch:
         rows["PyTorch 2.13, exact masking"] = pytorch_contender
-    rows["recipe default (no XLA, tf.data autotune off)"] = tensorflow_contender(xla=False, autotune=False)
-    rows["tf.data autotune on"] = tensorflow_contender(xla=False, autotune=True)
-    if everything:  # XLA compiles every batch shape: minutes per round on 2 cores
-        rows["XLA"] = tensorflow_contender(xla=True, autotune=False)
-        rows["earlier default (XLA, autotune on)"] = tensorflow_contender(xla=True, autotune=True)
+    rows["recipe default (graph per frequent shape, no XLA, autotune off)"] = tensorflow_contender()
+    rows["Keras's own step (one graph for every shape)"] = tensorflow_contender(shape_graphs=False)
+    if everything:  # more rows; XLA compiles every batch shape: minutes per round on 2 cores
+        rows["tf.data autotune on"] = tensorflow_contender(autotune=True)
+        rows["XLA"] = tensorflow_contender(xla=True)
+        rows["earlier default (XLA, autotune on, one graph)"] = tensorflow_contender(xla=True, autotune=True,
+                                                                                    shape_graphs=False)
     return rows
 
 
@@ -129,7 +135,7 @@ def print_table(results):
 
 def length_sweep(texts, labels, vectorizer, args, with_torch):
     lengths = [int(x) for x in args.lengths.split(",")]
-    runs = {name: run for name, run in contenders(with_torch, False).items() if "autotune on" not in name}
+    runs = {name: run for name, run in contenders(with_torch, False).items() if "own step" not in name}
     table = {name: [] for name in runs}
     for length in lengths:
         args.max_length = length
@@ -153,7 +159,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--lengths", help="comma-separated review lengths: the cost-vs-length table instead")
     parser.add_argument("--only", help="run only the contenders whose name contains this text")
-    parser.add_argument("--xla", action="store_true", help="add the XLA rows (slow: a compilation per shape)")
+    parser.add_argument("--all", action="store_true", help="add the autotune and XLA rows (XLA is slow: a "
+                                                           "compilation per shape)")
     parser.add_argument("--threads", default=f"{Config.intra_op_threads},{Config.inter_op_threads}",
                         help="TensorFlow's intra-op,inter-op threads (default: the recipe's; 0,0: TensorFlow's)")
     args = parser.parse_args()
@@ -171,7 +178,7 @@ def main():
           f"TF {tf.__version__} (intra-op threads {intra}, inter-op {inter}), Keras {keras.__version__}")
     if args.lengths:
         return length_sweep(texts, labels, vectorizer, args, with_torch)
-    runs = {name: run for name, run in contenders(with_torch, args.xla).items() if not args.only or args.only in name}
+    runs = {name: run for name, run in contenders(with_torch, args.all).items() if not args.only or args.only in name}
     print_table(run_rounds(runs, texts, labels, vectorizer, args))
 
 

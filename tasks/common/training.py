@@ -17,7 +17,8 @@ from tasks.common.export import write_json_atomic
 
 def set_seed(seed):
     """Seeds Python, NumPy and TF (initial weights, dropout, shuffling), so the same seed gives the same result on
-    the same machine. Not `enable_op_determinism()`: Keras turns XLA off under it, and XLA is most of our speed."""
+    the same machine. Not `enable_op_determinism()`: Keras turns XLA off under it, and runs that train with XLA
+    (generation's default, `--xla` elsewhere) would silently lose it."""
     keras.utils.set_random_seed(seed)
 
 
@@ -61,13 +62,54 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     standard = fit_callbacks(run_dir, patience=patience, samples_per_epoch=samples_per_epoch,
                              backup=placement.uses_fit)
     if placement.uses_fit:
+        if placement.shape_graphs:
+            model.train_function = ShapeSpecializedSteps(model)  # fit keeps a train_function it finds
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
-                         callbacks=[*standard, *callbacks])
+                         callbacks=[*standard, *callbacks], shuffle=False)
     from tasks.common.distributed_loop import distributed_fit
 
     return distributed_fit(model, placement, train_ds, validation_data=validation_data, epochs=epochs,
                            callbacks=[*standard, *callbacks], verbose=fit_verbosity() if placement.is_chief else 2,
                            backup_dir=Path(run_dir) / "backup")
+
+
+class ShapeSpecializedSteps:
+    """A Keras `train_function` that gives each frequent batch shape a graph traced for that shape.
+
+    Keras traces its training step once for any shape (`[None, None]` ids under length buckets). TensorFlow runs a
+    recurrent step traced for one static shape markedly faster: a BiLSTM(64) step over 64 x 100 took 47 ms traced
+    for that shape against 68 ms traced for any (bench/README.md). A trace costs about 1.5 s, so only shapes that
+    come back within the first epoch (a length bucket's full batches) get their own; a shape seen once an epoch (a
+    bucket's last, partial batch) and every shape first met after the first epoch run on the one any-shape graph.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.steps = {}  # batch shapes -> the graph traced for them
+        self.seen = {}  # batch shapes -> how often, during the first epoch
+        self.first_epoch = True
+        self.any_shape = self._function(reduce_retracing=True)
+
+    def __call__(self, iterator):
+        try:
+            data = next(iterator)
+        except StopIteration:  # the end of an epoch, as Keras expects from its own function
+            self.first_epoch = False
+            raise
+        key = tuple(tuple(t.shape) for t in tf.nest.flatten(data))
+        step = self.steps.get(key)
+        if step is None:
+            if self.first_epoch:
+                self.seen[key] = self.seen.get(key, 0) + 1
+            step = self.any_shape
+            if self.first_epoch and self.seen[key] >= 2:
+                step = self.steps[key] = self._function(reduce_retracing=False)
+        return step(data)
+
+    def _function(self, *, reduce_retracing):
+        model = self.model
+        return tf.function(lambda data: model.distribute_strategy.run(model.train_step, args=(data,)),
+                           reduce_retracing=reduce_retracing, jit_compile=model.jit_compile)
 
 
 # Flags that may change between an interrupted run and its resumption. Not --strategy: single-device runs keep
@@ -114,8 +156,8 @@ def bucket_by_length(dataset, *, max_length, batch_size, step):
 
     Short reviews are not padded to the longest one, and the lengths come from a fixed set. Batches hold about the
     same number of tokens: a bucket of short sequences gets proportionally more of them (capped at 4x). Each bucket's
-    last, partial batch is kept, so every example trains every epoch (dropping them left 13% of IMDB's reviews out of
-    each epoch at 400 tokens, and made small files yield no batch at all); under XLA those few batch sizes compile
+    last, partial batch is kept, so every example trains every epoch (dropping them left about 13% of IMDB's reviews
+    out of every epoch at 400 tokens, and a small file with no batch at all); under XLA those few batch sizes compile
     once each, as the same data gives the same remainders every epoch.
     """
     boundaries = bucket_boundaries(max_length, step)
@@ -128,17 +170,17 @@ def bucket_by_length(dataset, *, max_length, batch_size, step):
     )
 
 
-# tf.data's parallelism for the recipes' tokenizing maps: fixed, not tf.data.AUTOTUNE (see `finish_pipeline`).
+# tf.data's parallelism for the recipes' per-batch maps: fixed, not tf.data.AUTOTUNE (see `finish_pipeline`).
 PARALLEL_CALLS = 2
 
 
 def finish_pipeline(dataset, *, autotune=False):
     """Prefetch two batches, with tf.data's autotuning off unless asked for.
 
-    Measured on the 2-core machine (bench/sentiment_speed.py): with autotuning on, the wait for each epoch's first
-    batch took 3-18 s and epochs swung between 420 and 820 samples/s, because the tuner's threads compete with the
-    training step for the same two cores; with it off, epochs are level and the first batch comes in 0.3 s.
-    Machines with many idle cores can turn it back on (`--autotune`).
+    On the 2-core machine the tuner's threads compete with the training step for the same cores: with autotuning on,
+    the sentiment recipe trained at 0.81x the speed, its epochs swinging between 233 and 328 samples/s
+    (bench/README.md; #16 saw the wait for an epoch's first batch reach 3-18 s). Machines with idle cores can turn
+    it back on (`--autotune`).
     """
     options = tf.data.Options()
     options.autotune.enabled = autotune
