@@ -63,7 +63,8 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
                              backup=placement.uses_fit)
     if placement.uses_fit:
         if placement.shape_graphs:
-            model.train_function = ShapeSpecializedSteps(model)  # fit keeps a train_function it finds
+            steps = model.train_function = ShapeSpecializedSteps(model)  # fit keeps a train_function it finds
+            standard.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: steps.end_first_epoch()))
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
                          callbacks=[*standard, *callbacks], shuffle=False)
     from tasks.common.distributed_loop import distributed_fit
@@ -94,7 +95,7 @@ class ShapeSpecializedSteps:
         try:
             data = next(iterator)
         except StopIteration:  # the end of an epoch, as Keras expects from its own function
-            self.first_epoch = False
+            self.end_first_epoch()
             raise
         key = tuple(tuple(t.shape) for t in tf.nest.flatten(data))
         step = self.steps.get(key)
@@ -105,6 +106,11 @@ class ShapeSpecializedSteps:
             if self.first_epoch and self.seen[key] >= 2:
                 step = self.steps[key] = self._function(reduce_retracing=False)
         return step(data)
+
+    def end_first_epoch(self):
+        """No more graphs after this (called at the first epoch's end: by a callback, as Keras stops asking for
+        batches without a StopIteration once it knows the epoch's length)."""
+        self.first_epoch = False
 
     def _function(self, *, reduce_retracing):
         model = self.model
