@@ -37,13 +37,16 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb" / "train
 
 
 def recipe_model(vocab_size):
-    model = zoo.build("many_to_one", input="tokens", vocab_size=vocab_size, num_outputs=1, cell=Config.cell,
-                      bidirectional=Config.bidirectional, units=Config.units, num_layers=Config.layers,
-                      embedding_dim=Config.embedding_dim, dropout=Config.dropout, pooling=Config.pooling)
-    return model
+    return zoo.build("many_to_one", input="tokens", vocab_size=vocab_size, num_outputs=1, cell=Config.cell,
+                     bidirectional=Config.bidirectional, units=Config.units, num_layers=Config.layers,
+                     embedding_dim=Config.embedding_dim, dropout=Config.dropout, pooling=Config.pooling)
 
 
 class EpochClock(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
@@ -63,7 +66,6 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True):
         if cfg.shape_graphs:  # as the recipe's train_model does
             model.train_function = ShapeSpecializedSteps(model)
         clock = EpochClock()
-        clock.seconds = []
         model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock], shuffle=False)
         return [(seconds, samples) for seconds in clock.seconds]
     return run

@@ -79,7 +79,7 @@ class ShapeSpecializedSteps:
 
     Keras traces its training step once for any shape (`[None, None]` ids under length buckets). TensorFlow runs a
     recurrent step traced for one static shape markedly faster: a BiLSTM(64) step over 64 x 100 took 47 ms traced
-    for that shape against 68 ms traced for any (bench/README.md). A trace costs about 1.5 s, so only shapes that
+    for that shape against 68 ms traced for any (bench/README.md). A trace costs about 2 s, so only shapes that
     come back within the first epoch (a length bucket's full batches) get their own; a shape seen once an epoch (a
     bucket's last, partial batch) and every shape first met after the first epoch run on the one any-shape graph.
     """
