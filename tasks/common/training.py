@@ -90,6 +90,9 @@ class ShapeSpecializedSteps:
         self.seen = {}  # batch shapes -> how often, during the first epoch
         self.first_epoch = True
         self.any_shape = self._function(reduce_retracing=True)
+        # Graphs for one shape each are concrete functions of this one, called directly: made through
+        # `get_concrete_function`, they do not set off tf.function's "frequent retracing" warning.
+        self.per_shape = self._function(reduce_retracing=False)
 
     def __call__(self, iterator):
         try:
@@ -104,7 +107,7 @@ class ShapeSpecializedSteps:
                 self.seen[key] = self.seen.get(key, 0) + 1
             step = self.any_shape
             if self.first_epoch and self.seen[key] >= 2:
-                step = self.steps[key] = self._function(reduce_retracing=False)
+                step = self.steps[key] = self.per_shape.get_concrete_function(data)
         return step(data)
 
     def end_first_epoch(self):
