@@ -38,6 +38,28 @@ def pad_to_bucket(ids, lengths):
     return padded, rows
 
 
+def predict_in_buckets(network, ids, lengths, max_batch=WARMUP_BATCHES[-1]):
+    """`network(ids)` (one value per row) run on bucket shapes only: up to `max_batch` rows as one batch padded to a
+    power of two, more rows in chunks of `max_batch`, so a large request uses the warmed-up shapes instead of
+    compiling (and padding to) a new one."""
+    rows = tf.shape(ids)[0]
+
+    def one_batch():
+        padded, _ = pad_to_bucket(ids, lengths)
+        return network(padded)[:rows]
+
+    return tf.cond(rows <= max_batch, one_batch, lambda: _chunked(network, ids, lengths, max_batch))
+
+
+def _chunked(network, ids, lengths, max_batch):
+    rows = tf.shape(ids)[0]
+    count = (rows + max_batch - 1) // max_batch
+    steps = tf.shape(pad_to_bucket(ids[:1], lengths)[0])[1]  # the length bucket of these ids
+    grid = tf.pad(ids, [[0, count * max_batch - rows], [0, steps - tf.shape(ids)[1]]])
+    outputs = tf.map_fn(network, tf.reshape(grid, [count, max_batch, steps]), fn_output_signature=tf.float32)
+    return tf.reshape(outputs, [-1])[:rows]
+
+
 def write_warmup_requests(path, requests, signature_name="serving_default"):
     """Write `requests` ([{input alias: array}]) as TF Serving warm-up records (PredictLog) to `path`."""
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
-from tasks.common.serving_shapes import (WARMUP_FILE, length_buckets, pad_to_bucket, text_warmup_requests,
+from tasks.common.serving_shapes import (WARMUP_FILE, length_buckets, predict_in_buckets, text_warmup_requests,
                                          write_warmup_requests)
 from tasks.sentiment.data import LABEL_NAMES, token_ids
 
@@ -29,8 +29,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
 
     def serve(text):
         ids = token_ids(vectorizer, text, max_length)
-        ids, rows = pad_to_bucket(ids, lengths) if compiled else (ids, tf.shape(ids)[0])
-        probability = network(ids)[:rows]
+        probability = predict_in_buckets(network, ids, lengths) if compiled else network(ids)
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
     archive.add_endpoint("serving_default", serve,

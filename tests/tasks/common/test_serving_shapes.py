@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from tasks.common.serving_shapes import (MAX_WARMUP_RECORDS, length_buckets, pad_to_bucket, text_warmup_requests,
-                                         write_warmup_requests)
+from tasks.common.serving_shapes import (MAX_WARMUP_RECORDS, length_buckets, pad_to_bucket, predict_in_buckets,
+                                         text_warmup_requests, write_warmup_requests)
 
 
 def test_length_buckets_end_at_the_maximum_length():
@@ -41,3 +41,17 @@ def test_warmup_records_are_prediction_logs_tf_serving_reads(tmp_path):
 def test_more_warmup_records_than_tf_serving_reads_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at most 1000"):
         write_warmup_requests(tmp_path / "warmup", [{"x": np.zeros(1)}] * (MAX_WARMUP_RECORDS + 1))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 64, 65, 200])
+def test_predict_in_buckets_answers_every_row_using_bucket_shapes_only(rows):
+    seen = []
+
+    def network(ids):  # one value per row; records the shapes it was given
+        seen.append(tuple(ids.shape))
+        return tf.cast(tf.reduce_sum(ids, axis=1), tf.float32)
+
+    ids = tf.constant(np.random.default_rng(rows).integers(0, 9, (rows, 13)), tf.int32)
+    out = predict_in_buckets(network, ids, [10, 20, 30])
+    np.testing.assert_array_equal(out.numpy(), tf.reduce_sum(ids, axis=1).numpy())
+    assert all(r in (1, 2, 4, 8, 16, 32, 64) and t == 20 for r, t in seen)

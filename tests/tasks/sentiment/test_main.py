@@ -20,7 +20,8 @@ from tests.tasks.sentiment.conftest import TINY, run_recipe
 # One worker runs this module, so its trained recipe (module fixture) is made once.
 pytestmark = pytest.mark.xdist_group("sentiment_main")
 
-TEXTS = ["not bad at all", "the plot was really dull", "", "great " * 3000, "ünïcödé <br /> reviews!"]
+# 70 texts: more than the export's largest compiled batch (64), so its chunked path is compared too.
+TEXTS = ["not bad at all", "the plot was really dull", "", "great " * 3000, "ünïcödé <br /> reviews!"] * 14
 
 
 def test_run_writes_metrics_plots_and_a_versioned_export(trained):
