@@ -12,7 +12,7 @@ pays for a compilation.
 import tensorflow as tf
 
 WARMUP_FILE = "tf_serving_warmup_requests"  # in assets.extra/, where TF Serving looks for it
-MAX_WARMUP_RECORDS = 1000  # TF Serving refuses a longer warm-up file
+MAX_WARMUP_RECORDS = 1000  # TF Serving refuses a longer warm-up file (saved_model_warmup_util.cc)
 BATCH_BUCKETS = tuple(2 ** k for k in range(17))  # 1 ... 65,536 rows; a larger request runs at its own size
 WARMUP_BATCHES = tuple(2 ** k for k in range(7))  # 1 ... 64: the batcher's default largest batch
 

@@ -155,11 +155,12 @@ def train(cfg):
 
 
 def _predict(model, dataset):
-    """(labels, probabilities) over a (ids, label) dataset, with one compiled call per bucket shape."""
+    """(labels, probabilities) over a (ids, label) dataset, with one traced function for every bucket shape."""
     import numpy as np
     import tensorflow as tf
 
-    step = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]), reduce_retracing=True)
+    step = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]),  # one trace for every bucket shape
+                       input_signature=[tf.TensorSpec([None, None], tf.int32)])
     labels, probabilities = [], []
     for ids, y in dataset:
         probabilities.append(step(ids).numpy())

@@ -51,9 +51,17 @@ def load_splits(cfg):
 
 
 def split_off(pair, fraction, seed):
-    """Shuffle `(texts, labels)` with `seed` and split off `fraction` of it: returns (rest, part)."""
+    """Shuffle `(texts, labels)` with `seed` and split off `fraction` of it, each class in its share (stratified, so a
+    small file's validation or test part is not all one class): returns (rest, part)."""
     texts, labels = pair
     order = np.random.default_rng(seed).permutation(len(texts))
+    counts, seen, place = {}, {}, []
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    for i in order:  # the k-th row of a class goes at (k + 0.5) / class size: the classes interleave in proportion
+        seen[labels[i]] = seen.get(labels[i], 0) + 1
+        place.append((seen[labels[i]] - 0.5) / counts[labels[i]])
+    order = order[np.argsort(place, kind="stable")]
     cut = max(1, int(round(len(texts) * fraction)))
     pick = lambda idx: ([texts[i] for i in idx], [labels[i] for i in idx])  # noqa: E731
     return pick(order[cut:]), pick(order[:cut])

@@ -16,8 +16,6 @@ import numpy as np
 from tasks.serve.errors import from_tensorflow, invalid
 
 DEFAULT_SIGNATURE = "serving_default"
-WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
-MAX_WARMUP_RECORDS = 1000  # TF Serving's limit (saved_model_warmup_util.cc)
 log = logging.getLogger("tasks.serve")
 
 
@@ -104,7 +102,9 @@ def run_warmup(loaded):
     """Run the version's warm-up requests (`assets.extra/tf_serving_warmup_requests`, TF Serving's TFRecord of
     PredictionLogs) once each before it is served, as TF Serving does: compiled (XLA) functions compile here, not on
     a client's request. A failing request fails the load, as in TF Serving. Returns the number of requests run."""
-    path = loaded.path / WARMUP_FILE
+    from tasks.common.serving_shapes import MAX_WARMUP_RECORDS, WARMUP_FILE  # (imports TensorFlow)
+
+    path = loaded.path / "assets.extra" / WARMUP_FILE
     if not path.exists():
         return 0
     import tensorflow as tf
