@@ -2,7 +2,9 @@
 
 Three kinds of sequence input, each padded with zeros at the end:
 - tokens:   int ids [batch, time]                      -> Embedding(mask_zero=True); id 0 is padding.
-- features: floats [batch, time, feature_dim]          -> as is; an all-zero step is padding.
+- features: floats [batch, time, feature_dim]          -> as is. No step is padding unless `mask_value=` is given
+            (opt-in, as with Keras's own `Masking` layer): then a step whose values all equal it is padding. Zero is
+            a real value in most feature data (a temperature, a normalized reading), so it never masks by default.
 - frames:   floats [batch, time, height, width, chan]  -> a small CNN per frame (TimeDistributed); an all-zero
             frame is padding.
 Downstream recurrent layers read the Keras mask, so padding never changes a result.
@@ -17,21 +19,25 @@ FRAME_POOLINGS = ("average", "flatten")
 
 @keras.saving.register_keras_serializable(package="zoo")
 class StepPaddingMask(keras.layers.Layer):
-    """Returns `values` unchanged and masks the steps where `reference` is all zeros.
+    """Returns `values` unchanged and masks the steps where `reference` is all `mask_value`.
 
     Called on `[values, reference]`, both [batch, time, ...]. `reference` is the raw input, so a mask can be attached
     after a transformation (a per-frame CNN) that would otherwise lose track of which frames were padding.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
+        self.mask_value = mask_value
 
     def call(self, inputs):
         return inputs[0]
 
     def compute_mask(self, inputs, mask=None):
-        return step_mask(inputs[1])
+        return step_mask(inputs[1], self.mask_value)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -42,11 +48,20 @@ class StepMask(keras.layers.Layer):
     """The padding mask of a raw sequence input as a tensor: bool [batch, time], True where a step is real.
 
     Attention layers take it explicitly, so the same call works in the training graph and in a decode-step model whose
-    memory arrives as a plain input with no Keras mask attached.
+    memory arrives as a plain input with no Keras mask attached. `mask_value=None`: every step is real.
     """
 
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+
     def call(self, reference):
-        return step_mask(reference)
+        if self.mask_value is None:
+            return ops.ones(ops.shape(reference)[:2], dtype="bool")
+        return step_mask(reference, self.mask_value)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:2])
@@ -55,11 +70,12 @@ class StepMask(keras.layers.Layer):
         return keras.KerasTensor(reference.shape[:2], dtype="bool")
 
 
-def step_mask(reference):
-    """True where a step of `reference` [batch, time, ...] has any nonzero value (padding is all zeros)."""
+def step_mask(reference, mask_value=0):
+    """True where a step of `reference` [batch, time, ...] has any value other than `mask_value` (padding is all
+    `mask_value`)."""
     step_axes = tuple(range(2, len(reference.shape)))
-    nonzero = ops.not_equal(reference, ops.zeros((), dtype=reference.dtype))
-    return ops.any(nonzero, axis=step_axes) if step_axes else nonzero
+    real = ops.not_equal(reference, ops.cast(mask_value, reference.dtype))
+    return ops.any(real, axis=step_axes) if step_axes else real
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -89,12 +105,15 @@ def sequence_input(kind, *, name, batch_size=None, vocab_size=None, feature_dim=
 
 
 def embed_steps(kind, inputs, *, prefix, vocab_size=None, embedding_dim=64, frame_filters=(16, 32),
-                frame_pooling="average"):
-    """Per-step vectors [batch, time, dim] from `inputs`, with the padding mask attached."""
+                frame_pooling="average", mask_value=None):
+    """Per-step vectors [batch, time, dim] from `inputs`, with the padding mask attached (features: only with a
+    `mask_value`)."""
     if kind == "tokens":
         return keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding")(inputs)
     if kind == "features":
-        return StepPaddingMask(name=f"{prefix}padding_mask")([inputs, inputs])
+        if mask_value is None:
+            return inputs
+        return StepPaddingMask(mask_value, name=f"{prefix}padding_mask")([inputs, inputs])
     frame_features = FoldedTimeDistributed(
         frame_encoder(inputs.shape[2:], frame_filters, pooling=frame_pooling, name=f"{prefix}frame_encoder"),
         name=f"{prefix}frame_cnn"

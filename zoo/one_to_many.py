@@ -2,8 +2,14 @@
 
 import keras
 
-from zoo.decoder import (decode_step_model, decoder_layers, group_states, initial_state_names, run_decoder,
-                         trained_decoder_layers)
+from zoo.decoder import (
+    decode_step_model,
+    decoder_layers,
+    group_states,
+    initial_state_names,
+    run_decoder,
+    trained_decoder_layers,
+)
 from zoo.heads import output_head
 from zoo.stack import recurrent_stack
 

@@ -15,7 +15,6 @@ from zoo.spec import InputSpec, RecurrentSpec, field_names
 class Pattern:
     builder: callable  # (InputSpec, RecurrentSpec, **options) -> (inputs, outputs)
     input_kinds: tuple  # the first is the default
-    summary: str
     no_bidirectional: str | None = None  # why Bidirectional is refused, if it is
     stateful: bool = False  # whether the stateful (truncated BPTT) form exists
     inference_models: callable = None  # (model, InputSpec, RecurrentSpec, **options) -> {"encode", "decode_step"}
@@ -27,16 +26,17 @@ class Pattern:
 
 
 PATTERNS = {
-    "one_to_one": Pattern(build_one_to_one, ("features",), "vector -> output (feed-forward baseline)",
+    # vector -> output (feed-forward baseline)
+    "one_to_one": Pattern(build_one_to_one, ("features",),
                           no_bidirectional="a single step has no direction to reverse"),
-    "one_to_many": Pattern(build_one_to_many, ("features",), "vector -> sequence (repeat or autoregressive decoder)",
-                           inference_models=one_to_many_inference_models),
-    "many_to_one": Pattern(build_many_to_one, ("tokens", "features", "frames"), "sequence -> output", stateful=True),
-    "many_to_many": Pattern(build_many_to_many, ("tokens", "features", "frames"),
-                            "sequence -> output per step (aligned)", stateful=True),
-    "seq2seq": Pattern(build_seq2seq, ("tokens", "features", "frames"),
-                       "sequence -> sequence of another length (encoder-decoder, attention)",
-                       inference_models=seq2seq_inference_models),
+    # vector -> sequence (repeat or autoregressive decoder)
+    "one_to_many": Pattern(build_one_to_many, ("features",), inference_models=one_to_many_inference_models),
+    # sequence -> output
+    "many_to_one": Pattern(build_many_to_one, ("tokens", "features", "frames"), stateful=True),
+    # sequence -> output per step (aligned)
+    "many_to_many": Pattern(build_many_to_many, ("tokens", "features", "frames"), stateful=True),
+    # sequence -> sequence of another length (encoder-decoder, attention)
+    "seq2seq": Pattern(build_seq2seq, ("tokens", "features", "frames"), inference_models=seq2seq_inference_models),
 }
 
 

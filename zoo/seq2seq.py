@@ -10,8 +10,15 @@ import dataclasses
 import keras
 
 from zoo.cells import split_bidirectional_states
-from zoo.decoder import (check_attention, decode_step_model, decoder_layers, group_states, initial_state_names,
-                         run_decoder, trained_decoder_layers)
+from zoo.decoder import (
+    check_attention,
+    decode_step_model,
+    decoder_layers,
+    group_states,
+    initial_state_names,
+    run_decoder,
+    trained_decoder_layers,
+)
 from zoo.inputs import StepMask, embed_steps, sequence_input
 from zoo.stack import recurrent_stack
 
@@ -36,7 +43,7 @@ def build_seq2seq(inputs, rnn, *, target_vocab_size, target_embedding_dim=64, at
     memory = memory_mask = None
     if attention:
         memory = keras.layers.Dense(rnn.units, use_bias=False, name="memory")(encoder_outputs)
-        memory_mask = StepMask(name="memory_mask")(source)
+        memory_mask = StepMask(inputs.padding_value, name="memory_mask")(source)
     decoder_rnn = dataclasses.replace(rnn, bidirectional=False)
     layers = decoder_layers(decoder_rnn, vocab_size=target_vocab_size, embedding_dim=target_embedding_dim,
                             attention=attention)

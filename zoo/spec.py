@@ -50,12 +50,6 @@ class RecurrentSpec:
         if not isinstance(self.bidirectional, bool) or not isinstance(self.stateful, bool):
             raise ValueError("bidirectional and stateful must be True or False.")
 
-    @property
-    def output_width(self):
-        """Width of one step of the stack's output sequence."""
-        both = self.bidirectional and self.merge_mode == "concat"
-        return self.units * (2 if both else 1)
-
 
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
@@ -65,6 +59,7 @@ class InputSpec:
     vocab_size: int | None = None  # tokens: number of ids, 0 reserved for padding
     embedding_dim: int = 64  # tokens: width of the embedding
     feature_dim: int | None = None  # features: floats per step (and the width of one_to_* input vectors)
+    mask_value: float | None = None  # features: a step whose values all equal this is padding (None: no padding)
     frame_shape: tuple | None = None  # frames: (height, width, channels)
     frame_filters: tuple = (16, 32)  # frames: Conv2D widths of the per-frame CNN
     frame_pooling: str = "average"  # frames: "average" (position-free features) or "flatten" (keeps where things are)
@@ -81,6 +76,12 @@ class InputSpec:
             _positive_int("embedding_dim", self.embedding_dim)
         if self.input == "features":
             _positive_int("feature_dim", self.feature_dim)
+        if self.mask_value is not None:
+            if self.input != "features":
+                raise ValueError(f"mask_value={self.mask_value!r} applies to input='features' only (token id 0 and "
+                                 "an all-zero frame are always padding).")
+            if isinstance(self.mask_value, bool) or not isinstance(self.mask_value, (int, float)):
+                raise ValueError(f"mask_value={self.mask_value!r} is not valid; give a number or None.")
         if self.input == "frames":
             if len(tuple(self.frame_shape)) != 3:
                 raise ValueError(f"frame_shape={self.frame_shape!r} is not valid; give (height, width, channels).")
@@ -99,10 +100,17 @@ class InputSpec:
                     frame_shape=None if self.frame_shape is None else tuple(self.frame_shape),
                     sequence_length=self.sequence_length)
 
+    @property
+    def padding_value(self):
+        """What a padding step is made of: token id 0, an all-zero frame, or `mask_value` features (None: no step
+        of these features is padding)."""
+        return self.mask_value if self.input == "features" else 0
+
     def embed_args(self):
         """Keyword arguments for `zoo.inputs.embed_steps`."""
         return dict(vocab_size=self.vocab_size, embedding_dim=self.embedding_dim,
-                    frame_filters=tuple(self.frame_filters), frame_pooling=self.frame_pooling)
+                    frame_filters=tuple(self.frame_filters), frame_pooling=self.frame_pooling,
+                    mask_value=self.mask_value)
 
 
 def field_names(spec_class):

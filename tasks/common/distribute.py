@@ -42,6 +42,13 @@ class DistributionFlags:
     shape_graphs: bool = flag(True, "give each batch shape that recurs in the first epoch its own traced training "
                                     "step (faster steps; about 2 s per shape in the first epoch)")
 
+    def refuse_conflicts(self, placement):
+        """A UserError for flags that cannot work where this run trains, raised before anything is created. Recipes
+        with flags of their own to check extend it."""
+        if getattr(self, "xla", False) and not placement.uses_fit:
+            raise UserError(f"--xla compiles Keras fit's training step, and --strategy {placement.kind} trains with "
+                            "its own distributed loop; pass --no-xla (or train on one device).")
+
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
@@ -106,6 +113,7 @@ def start_run(cfg):
     this worker's run folder with `cfg` recorded in it. Returns (placement, run_dir, resuming), `resuming` as
     `prepare_run_dir` says."""
     placement = place(cfg)
+    cfg.refuse_conflicts(placement)
     from tasks.common.training import prepare_run_dir, set_seed  # imports TensorFlow: after place()
 
     set_seed(cfg.seed)
@@ -129,8 +137,9 @@ def _place(cfg):
         kind = "multi-worker"
     if kind == "multi-worker":
         cluster = _checked_cluster()  # checked before TensorFlow starts, so a mistake is one clean line
+    from tasks.common.quiet import import_tensorflow
 
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     _set_thread_pools(tf, cfg.intra_op_threads, cfg.inter_op_threads)
     gpus = tf.config.list_physical_devices("GPU")

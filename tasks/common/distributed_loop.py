@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.training import count_batches
 
 # Errors that mean a peer went away (killed, crashed, network down) while a collective waited on it.
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
@@ -37,14 +38,6 @@ PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.e
 
 class WorkerLost(UserError):
     """Another worker of a multi-worker job stopped answering."""
-
-
-def count_batches(dataset):
-    """Batches in one pass of `dataset`: its cardinality when tf.data knows it, else counted by reading it."""
-    known = int(dataset.cardinality())
-    if known >= 0:
-        return known
-    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
 
 
 def distributed_fit(model, placement, train_ds, *, validation_data, epochs, callbacks, verbose, backup_dir):

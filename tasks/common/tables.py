@@ -18,7 +18,8 @@ def read_text_file(path):
     try:
         content = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {e.start}); re-save it as UTF-8.")
+        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {e.start}); "
+                        "re-save it as UTF-8.") from None
     if not content.strip():
         raise UserError(f"{path} is empty; it needs a header row and at least one labelled row.")
     return content

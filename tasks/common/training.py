@@ -171,12 +171,30 @@ def bucket_by_length(dataset, *, max_length, batch_size, step):
     """
     boundaries = bucket_boundaries(max_length, step)
     sizes = [batch_size * min(4, max(1, max_length // edge)) for edge in [boundaries[0] - 1, *boundaries]]
-    return dataset.bucket_by_sequence_length(
+    return with_known_length(dataset.bucket_by_sequence_length(
         element_length_func=lambda ids, label: tf.shape(ids)[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=sizes,
         pad_to_bucket_boundary=True,
-    )
+    ))
+
+
+def count_batches(dataset):
+    """Batches in one pass of `dataset`: its cardinality when tf.data knows it, else counted by reading it."""
+    known = int(dataset.cardinality())
+    if known >= 0:
+        return known
+    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def with_known_length(dataset):
+    """`dataset`, with its number of batches (counted once) declared to tf.data.
+
+    Keras learns an epoch's length from the dataset; when tf.data cannot tell it (length buckets), Keras finds the end
+    by running out of data and warns "Your input ran out of data" after every first pass. Counting costs one read of
+    the pipeline; the count holds every epoch, as each bucket gets the same examples in another order.
+    """
+    return dataset.apply(tf.data.experimental.assert_cardinality(count_batches(dataset)))
 
 
 # tf.data's parallelism for the recipes' per-batch maps: fixed, not tf.data.AUTOTUNE (see `finish_pipeline`).

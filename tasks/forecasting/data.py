@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
-from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
 from tasks.common.training import finish_pipeline
 
@@ -120,7 +120,7 @@ def generated_series(seed, days=3650):
 def _download_temperatures(cache_dir, *, explicit):
     import keras
 
-    if not _network_reachable(TEMPERATURES_HOST):
+    if not downloads.network_reachable(TEMPERATURES_HOST):
         if explicit:
             raise unreachable_error("temperatures", TEMPERATURES_HOST, "a local CSV")
         return None

@@ -30,12 +30,6 @@ class Normalizer:
     def unscale_target(self, values):
         return values * self.std[self.target] + self.mean[self.target]
 
-    @staticmethod
-    def model_inputs(scaled):
-        """Scaled windows [n, lookback, features] plus a constant feature of ones: the zoo treats an all-zero step
-        as padding, and a scaled step can be all zeros (a value equal to the mean)."""
-        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
-
 
 def reference_positions(lookback, horizon, season=0):
     """Where in a window each forecast step's reference value is: the last value seen (season 0), or the value one
@@ -78,7 +72,7 @@ def write_export(directory, model, normalizer, *, lookback, features, per_step, 
 
     def forecast(window):
         scaled = (window - mean) / std
-        out = model(Normalizer.model_inputs(scaled), training=False)
+        out = model(scaled, training=False)
         changes = forecast_from_changes(out, scaled, normalizer.target, per_step, season)
         return {"forecast": normalizer.unscale_target(changes)}
 

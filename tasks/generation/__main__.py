@@ -5,41 +5,33 @@ through time, scored in nats and bits per character on a held-out tail, exported
     python -m tasks.generation                          # Tiny Shakespeare (downloaded), or a generated stand-in
     python -m tasks.generation --data book.txt          # any UTF-8 text file
     python -m tasks.generation --no-tbptt               # independent windows instead, for comparison
-    python -m tasks.generation --task names             # new surnames for a language (one-to-many)
-    python -m tasks.generation --task classify-names    # a surname's language (many-to-one)
     python -m tasks.generation sample --model saved_models/generation "ROMEO:" --length 300 --temperature 0.8
 """
 
 import dataclasses
 import math
 import os
-import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
-                              require_positive, run_cli)
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
-from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
 class Config(DistributionFlags):
-    task: str = flag("text", "text: a character language model; names: surnames for a language; classify-names: "
-                             "a surname's language", choices=("text", "names", "classify-names"))
     # data
-    data: str | None = flag(None, "any UTF-8 text file (names tasks: a TSV of name<TAB>language)")
-    dataset: str = flag("auto", "auto: Tiny Shakespeare (names tasks: the tutorial's names), or a generated stand-in "
-                                "when it cannot be downloaded; shakespeare / names: that or an error; generated: the "
-                                "built-in stand-in", choices=("auto", "shakespeare", "names", "generated"))
+    data: str | None = flag(None, "any UTF-8 text file")
+    dataset: str = flag("auto", "auto: Tiny Shakespeare, or a generated stand-in when it cannot be downloaded; "
+                                "shakespeare: that or an error; generated: the built-in stand-in",
+                        choices=("auto", "shakespeare", "generated"))
     cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
     validation_fraction: float = flag(0.1, "the held-out tail of the text, for validation")
     # model
     cell: str = flag("lstm", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
-    layers: int = flag(2, "stacked recurrent layers")
+    num_layers: int = flag(2, "stacked recurrent layers")
     units: int = flag(512, "units per layer")
     embedding_dim: int = flag(64, "width of the character embedding")
     dropout: float = flag(0.25, "dropout on each recurrent layer's inputs")
@@ -59,20 +51,24 @@ class Config(DistributionFlags):
     export_dir: str = flag("saved_models", "exports go to <export-dir>/generation/<version>/")
 
     def __post_init__(self):
-        require_positive(self, "layers", "units", "embedding_dim", "bptt", "batch_size", "epochs")
+        require_positive(self, "num_layers", "units", "embedding_dim", "bptt", "batch_size", "epochs")
         require_fraction(self, "validation_fraction", "dropout")
         if self.samples < 0:
             raise UserError("--samples must not be negative.")
-        wanted = "shakespeare" if self.task == "text" else "names"
-        if self.dataset in ("shakespeare", "names") and self.dataset != wanted:
-            raise UserError(f"--dataset {self.dataset} does not fit --task {self.task}; use --dataset {wanted}.")
+
+    def refuse_conflicts(self, placement):
+        super().refuse_conflicts(placement)
+        if self.tbptt and not placement.uses_fit:
+            raise UserError(f"--tbptt keeps each stream's recurrent state in the model between batches, one state "
+                            f"per replica that --strategy {placement.kind} cannot hold; pass --no-tbptt (independent "
+                            "windows) to train on several devices.")
 
 
 def build_model(cfg, vocab_size, *, stateful, batch_size=None):
     import zoo
 
     return zoo.build("many_to_many", input="tokens", vocab_size=vocab_size, embedding_dim=cfg.embedding_dim,
-                     cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, dropout=cfg.dropout,
+                     cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers, dropout=cfg.dropout,
                      num_outputs=vocab_size, stateful=stateful, batch_size=batch_size)
 
 
@@ -83,42 +79,26 @@ def copy_weights(source, target):
 
 
 def train(cfg):
-    """The task `cfg` names: config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import start_run
+    """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
+    from tasks.common.run import Run
 
-    placement, run_dir, _ = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
-    if cfg.task == "text" and cfg.tbptt and not placement.uses_fit:
-        raise UserError(f"--tbptt keeps each stream's recurrent state in the model between batches, one state per "
-                        f"replica that --strategy {placement.kind} cannot hold; pass --no-tbptt (independent "
-                        "windows) to train on several devices.")
-    if cfg.task != "text":
-        from tasks.generation.names_training import train_classifier, train_name_generator
+    run = Run("generation", cfg, unit="characters")
 
-        return (train_name_generator if cfg.task == "names" else train_classifier)(cfg, placement, run_dir)
-    return train_text(cfg, placement, run_dir)
-
-
-def train_text(cfg, placement, run_dir):
-    """The character language model, trained with truncated BPTT or on independent windows."""
     import keras
     import tensorflow as tf
 
     import zoo
-    from tasks.common.export import atomic_export, library_versions
-    from tasks.common.reports import plot_history
-    from tasks.common.training import history_summary, train_model
     from tasks.generation.data import RESERVED, encode, load_text, tbptt_batches, vocabulary, window_batches
     from tasks.generation.sampling import Generator, stream_loss, write_export
 
-
     # Data: the last part of the text is held out; the vocabulary comes from the training part.
     text = load_text(cfg)
-    marker = " [GENERATED TEXT]" if text.offline else ""
     chars = vocabulary(text.train)
     train_ids, val_ids = encode(text.train, chars), encode(text.validation, chars)
     vocab_size = len(chars) + len(RESERVED)
-    print(f"data: {text.source}: {len(train_ids)} train / {len(val_ids)} held-out characters, {len(chars)} "
-          f"distinct{marker}; {'truncated BPTT' if cfg.tbptt else 'independent windows'} of {cfg.bptt}")
+    run.data(text.source, f"{len(train_ids)} train / {len(val_ids)} held-out characters, {len(chars)} distinct; "
+                          f"{'truncated BPTT' if cfg.tbptt else 'independent windows'} of {cfg.bptt}",
+             offline=text.offline, marker="GENERATED TEXT")
     if cfg.tbptt:
         train_ds = tbptt_batches(train_ids, cfg.batch_size, cfg.bptt)
         val_ds = tbptt_batches(val_ids, cfg.batch_size, min(cfg.bptt, (len(val_ids) - 1) // cfg.batch_size))
@@ -127,7 +107,7 @@ def train_text(cfg, placement, run_dir):
         val_ds = window_batches(val_ids, cfg.batch_size, cfg.bptt, cfg.seed)
 
     # Model from the zoo: embedding -> stacked RNN -> next-character logits at every step; stateful for TBPTT.
-    with placement.scope():
+    with run.scope():
         model = build_model(cfg, vocab_size, stateful=cfg.tbptt, batch_size=cfg.batch_size if cfg.tbptt else None)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
@@ -135,12 +115,9 @@ def train_text(cfg, placement, run_dir):
     if cfg.tbptt:  # every epoch and every validation starts the streams from a zero state
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: zoo.reset_states(model),
                                                         on_test_begin=lambda *_: zoo.reset_states(model)))
-    started = time.perf_counter()
-    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
-                          patience=cfg.patience, samples_per_epoch=len(train_ids), callbacks=callbacks)
-    wall = time.perf_counter() - started
-    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
-        return placement.worker_summary(history)
+    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(train_ids), callbacks=callbacks)
+    if not run.is_chief:
+        return run.worker_result()
 
     # Evaluate once, the same way for both training modes: the held-out tail read as 16 streams, state carried.
     scorer = build_model(cfg, vocab_size, stateful=True, batch_size=16)
@@ -153,23 +130,12 @@ def train_text(cfg, placement, run_dir):
     for temperature in (0.0, 0.5, 0.8, 1.0):
         out = generate(tf.constant(["\n"]), tf.constant([cfg.samples]), tf.constant([temperature]))
         samples[str(temperature)] = out["continuation"].numpy()[0].decode("utf-8", "replace")
-    metrics = {"data": text.source, "offline_data": text.offline, "tbptt": cfg.tbptt,
-               "validation": {"nats_per_char": nats, "bits_per_char": nats / math.log(2)},
-               "training": {**history_summary(history), "wall_seconds": wall}, "samples": samples,
-               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
-    write_json_atomic(run_dir / "metrics.json", metrics)
-    plot_history(history.history, run_dir / "training_curves.png", f"generation: {text.source}")
-
-    export = atomic_export(Path(cfg.export_dir) / "generation", lambda tmp: write_export(tmp, generator, extras={
-        "config.json": {**dataclasses.asdict(cfg), "data": text.source, "offline_data": text.offline},
-        "metrics.json": metrics, "versions.json": library_versions(),
-        "training_curves.png": run_dir / "training_curves.png"}))
-    for temperature, sample in samples.items():
-        print(f"--- temperature {temperature}{marker}\n{sample}")
-    print(f"held-out{marker}: {nats:.4f} nats per character, {nats / math.log(2):.4f} bits per character")
-    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s")
-    print(f"exported: {export}")
-    return {**metrics, "export": str(export)}
+    return run.finish(
+        {"tbptt": cfg.tbptt, "validation": {"nats_per_char": nats, "bits_per_char": nats / math.log(2)},
+         "samples": samples},
+        export=lambda folder, extras: write_export(folder, generator, extras=extras),
+        summary=[*(f"--- temperature {t}{run.marker}\n{sample}" for t, sample in samples.items()),
+                 f"held-out{run.marker}: {nats:.4f} nats per character, {nats / math.log(2):.4f} bits per character"])
 
 
 def sample(args):

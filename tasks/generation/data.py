@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
-from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -58,7 +58,7 @@ def load_text(cfg):
 def _download_shakespeare(cache_dir, *, explicit):
     import keras
 
-    if not _network_reachable(SHAKESPEARE_HOST):
+    if not downloads.network_reachable(SHAKESPEARE_HOST):
         if explicit:
             raise unreachable_error("shakespeare", SHAKESPEARE_HOST, "a local text")
         return None

@@ -23,7 +23,8 @@ class Generator:
     def __init__(self, model, chars):
         self.model, self.chars = model, list(chars)
         self.embedding = model.get_layer("embedding")
-        self.rnns = [model.get_layer(f"rnn_{i}") for i in range(sum(l.name.startswith("rnn_") for l in model.layers))]
+        depth = sum(layer.name.startswith("rnn_") for layer in model.layers)
+        self.rnns = [model.get_layer(f"rnn_{i}") for i in range(depth)]
         self.head = model.get_layer("outputs")
         self.lookup = keras.layers.StringLookup(vocabulary=list(chars), mask_token="", num_oov_indices=1)
         self.words = tf.constant([*RESERVED, *chars])

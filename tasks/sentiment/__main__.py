@@ -10,15 +10,11 @@ import dataclasses
 import json
 import os
 import sys
-import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
-                              require_positive, run_cli)
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
-from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
@@ -38,7 +34,7 @@ class Config(DistributionFlags):
     # model
     cell: str = flag("lstm", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
     bidirectional: bool = flag(True, "read each review in both directions")
-    layers: int = flag(1, "stacked recurrent layers")
+    num_layers: int = flag(1, "stacked recurrent layers")
     units: int = flag(64, "units per direction and layer")
     embedding_dim: int = flag(64, "width of the word embedding")
     dropout: float = flag(0.5, "dropout on each recurrent layer's inputs")
@@ -64,7 +60,7 @@ class Config(DistributionFlags):
     export_dir: str = flag("saved_models", "exports go to <export-dir>/sentiment/<version>/")
 
     def __post_init__(self):
-        require_positive(self, "vocab_size", "max_length", "bucket_step", "layers", "units", "embedding_dim",
+        require_positive(self, "vocab_size", "max_length", "bucket_step", "num_layers", "units", "embedding_dim",
                                "epochs", "batch_size")
         require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         if self.vocab_size < 3:
@@ -73,28 +69,25 @@ class Config(DistributionFlags):
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import start_run
+    from tasks.common.run import Run
 
-    placement, run_dir, resuming = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    run = Run("sentiment", cfg, unit="reviews")
 
     import keras
     import tensorflow as tf
 
     import zoo
-    from tasks.common.export import atomic_export, library_versions
-    from tasks.common.reports import binary_metrics, plot_confusion, plot_history
-    from tasks.common.training import history_summary, train_model
+    from tasks.common.reports import binary_metrics, plot_confusion
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.serving import write_export
 
-
     # Data: validation comes out of the training data; the test split is only used once, at the end.
     splits = load_splits(cfg)
-    marker = " [OFFLINE GENERATED DATA, NOT IMDB]" if splits.offline else ""
-    print(f"data: {splits.source}: {len(splits.train[0])} train / {len(splits.validation[0])} validation / "
-          f"{len(splits.test[0])} test{marker}")
-    vocabulary_file = run_dir / "vocabulary.txt"
-    if resuming and vocabulary_file.exists():  # the same ids as the interrupted run
+    run.data(splits.source, f"{len(splits.train[0])} train / {len(splits.validation[0])} validation / "
+                            f"{len(splits.test[0])} test", offline=splits.offline,
+             marker="OFFLINE GENERATED DATA, NOT IMDB")
+    vocabulary_file = run.dir / "vocabulary.txt"
+    if run.resuming and vocabulary_file.exists():  # the same ids as the interrupted run
         vectorizer = make_vectorizer(cfg.vocab_size, vocabulary_file.read_text(encoding="utf-8").splitlines()[2:])
     else:
         vectorizer = make_vectorizer(cfg.vocab_size)
@@ -104,54 +97,32 @@ def train(cfg):
     val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False)
 
     # Model from the zoo: embedding -> (Bi)RNN stack -> one logit.
-    with placement.scope():
+    with run.scope():
         model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(),
-                          embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
+                          embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers,
                           bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
                           num_outputs=1)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                       loss=keras.losses.BinaryCrossentropy(from_logits=True),
                       metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
                       jit_compile=cfg.xla)
-
-    started = time.perf_counter()
-    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
-                          patience=cfg.patience, samples_per_epoch=len(splits.train[0]))
-    wall = time.perf_counter() - started
-    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
-        return placement.worker_summary(history)
-    model = placement.local_copy(model)
+    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train[0]))
+    if not run.is_chief:
+        return run.worker_result()
 
     # Evaluate once on the test split.
     y_true, y_prob = _predict(model, make_dataset(splits.test, vectorizer, cfg, training=False))
     val_true, val_prob = _predict(model, val_ds)
-    metrics = {
-        "data": splits.source, "offline_data": splits.offline,
-        "test": binary_metrics(y_true, y_prob),
-        "validation": binary_metrics(val_true, val_prob),
-        "training": {**history_summary(history), "wall_seconds": wall},
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-    }
-    write_json_atomic(run_dir / "metrics.json", metrics)
-    plot_history(history.history, run_dir / "training_curves.png", f"sentiment: {splits.source}")
-    plot_confusion(metrics["test"]["confusion_matrix"], LABEL_NAMES, run_dir / "confusion_matrix.png",
-                   f"test split{marker}")
-
-    export = atomic_export(Path(cfg.export_dir) / "sentiment", lambda tmp: write_export(
-        tmp, model, vectorizer, max_length=cfg.max_length, bucket_step=cfg.bucket_step, extras={
-            "config.json": {**dataclasses.asdict(cfg), "vocabulary_size": vectorizer.vocabulary_size(),
-                            "labels": list(LABEL_NAMES), "data": splits.source, "offline_data": splits.offline},
-            "metrics.json": metrics, "versions.json": library_versions(),
-            "training_curves.png": run_dir / "training_curves.png",
-            "confusion_matrix.png": run_dir / "confusion_matrix.png",
-        }))
-    test = metrics["test"]
-    print(f"test{marker}: accuracy {test['accuracy']:.4f}  precision {test['precision']:.4f}  "
-          f"recall {test['recall']:.4f}  F1 {test['f1']:.4f}  ({test['examples']} reviews)")
-    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s, "
-          f"{metrics['training']['samples_per_second'] or 0:.0f} samples/s")
-    print(f"exported: {export}")
-    return {**metrics, "export": str(export)}
+    test = binary_metrics(y_true, y_prob)
+    plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
+                   f"test split{run.marker}")
+    return run.finish(
+        {"test": test, "validation": binary_metrics(val_true, val_prob)},
+        export=lambda folder, extras: write_export(folder, model, vectorizer, max_length=cfg.max_length,
+                                                   bucket_step=cfg.bucket_step, extras=extras),
+        config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
+        summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  precision {test['precision']:.4f}  "
+                 f"recall {test['recall']:.4f}  F1 {test['f1']:.4f}  ({test['examples']} reviews)"])
 
 
 def _predict(model, dataset):

@@ -4,12 +4,13 @@ then a validation split, in-graph tokenization and length-bucketed tf.data pipel
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in
-from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_labelled_texts, read_text_file
 from tasks.common.training import bucket_by_length, finish_pipeline
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
@@ -44,7 +45,7 @@ def load_splits(cfg):
         else:
             (train, test), source, offline = loaded, "imdb_reviews (tensorflow-datasets, 25k train / 25k test)", False
     train, validation = split_off(train, cfg.validation_fraction, cfg.seed)
-    for name, (texts, labels) in (("training", train), ("validation", validation), ("test", test)):
+    for name, (_, labels) in (("training", train), ("validation", validation), ("test", test)):
         if len(set(labels)) < 2:
             raise UserError(f"the {name} split has only one class; the data needs both negative and positive rows.")
     return Splits(train, validation, test, source, offline)
@@ -126,7 +127,7 @@ def _imdb(tfds_dir, *, explicit):
         return load(download=False)  # already prepared in the cache
     except Exception:  # noqa: BLE001  (tfds raises several kinds for "not prepared")
         pass
-    if not _network_reachable(IMDB_HOST):  # tfds would retry for minutes before failing
+    if not downloads.network_reachable(IMDB_HOST):  # tfds would retry for minutes before failing
         if explicit:
             raise UserError(f"--dataset imdb needs a network connection to download IMDB ({IMDB_HOST} is not "
                             "reachable) or a prepared tensorflow-datasets cache in --tfds-dir; for local data "
@@ -155,7 +156,7 @@ def standardize(text):
 
 def make_vectorizer(vocab_size, vocabulary=None):
     """A TextVectorization giving ragged int ids (0 = padding, 1 = out-of-vocabulary)."""
-    return tf.keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
+    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
                                              vocabulary=vocabulary)
 
 

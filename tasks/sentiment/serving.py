@@ -8,8 +8,13 @@ import tensorflow as tf
 
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
-from tasks.common.serving_shapes import (WARMUP_FILE, length_buckets, predict_in_buckets, text_warmup_requests,
-                                         write_warmup_requests)
+from tasks.common.serving_shapes import (
+    WARMUP_FILE,
+    length_buckets,
+    predict_in_buckets,
+    text_warmup_requests,
+    write_warmup_requests,
+)
 from tasks.sentiment.data import LABEL_NAMES, token_ids
 
 

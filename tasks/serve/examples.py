@@ -14,8 +14,16 @@ from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow.core.framework import types_pb2
 
 from tasks.serve.errors import invalid
-from tasks.serve.json_tensors import (_b64decode, _is_b64, _string_bytes, format_float, json_type, signature_name,
-                                      value_text, write_results)
+from tasks.serve.json_tensors import (
+    _b64decode,
+    _is_b64,
+    _string_bytes,
+    format_float,
+    json_type,
+    signature_name,
+    value_text,
+    write_results,
+)
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"

@@ -12,14 +12,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
-                              require_positive, run_cli)
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
-from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
@@ -44,7 +41,7 @@ class Config(DistributionFlags):
     cell: str = flag("gru", "recurrent cell of the encoder and the decoder", choices=("simple_rnn", "lstm", "gru"))
     bidirectional: bool = flag(True, "bidirectional encoder (the decoder is always left to right)")
     attention: str = flag("additive", "attention over the encoder's outputs", choices=("additive", "dot", "none"))
-    layers: int = flag(1, "stacked recurrent layers in the encoder and in the decoder")
+    num_layers: int = flag(1, "stacked recurrent layers in the encoder and in the decoder")
     units: int = flag(256, "units per direction and layer")
     embedding_dim: int = flag(128, "width of the source and target word embeddings")
     dropout: float = flag(0.2, "dropout on each recurrent layer's inputs")
@@ -65,7 +62,7 @@ class Config(DistributionFlags):
     export_dir: str = flag("saved_models", "exports go to <export-dir>/translation/<version>/")
 
     def __post_init__(self):
-        require_positive(self, "source_vocab_size", "target_vocab_size", "bucket_step", "layers", "units",
+        require_positive(self, "source_vocab_size", "target_vocab_size", "bucket_step", "num_layers", "units",
                                "embedding_dim", "epochs", "batch_size", "beam_width")
         if self.max_length < 3:
             raise UserError(f"--max-length must be at least 3 ([START], a word, [END]); got {self.max_length}.")
@@ -80,31 +77,27 @@ class Config(DistributionFlags):
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import start_run
+    from tasks.common.run import Run
 
-    placement, run_dir, resuming = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    run = Run("translation", cfg, unit="pairs")
 
     import keras
     import tensorflow as tf
 
     import zoo
-    from tasks.common.export import atomic_export, library_versions
-    from tasks.common.reports import plot_history
-    from tasks.common.training import history_summary, train_model
     from tasks.translation.data import load_splits, make_dataset, make_vectorizer
     from tasks.translation.evaluation import plot_attention, score_translations
     from tasks.translation.serving import Translator, read_vocabulary, translate_texts, write_export
 
-
     # Data: validation and test are held out by target sentence; the test split is used once, at the end.
     splits = load_splits(cfg)
-    marker = " [OFFLINE GENERATED DATA, NOT TATOEBA]" if splits.offline else ""
-    print(f"data: {splits.source}: {len(splits.train)} train / {len(splits.validation)} validation / "
-          f"{len(splits.test)} test pairs{marker}")
+    run.data(splits.source, f"{len(splits.train)} train / {len(splits.validation)} validation / "
+                            f"{len(splits.test)} test pairs", offline=splits.offline,
+             marker="OFFLINE GENERATED DATA, NOT TATOEBA")
     vectorizers = {}
     for side, index, size in (("source", 0, cfg.source_vocab_size), ("target", 1, cfg.target_vocab_size)):
-        vocabulary_file = run_dir / f"{side}_vocabulary.txt"
-        if resuming and vocabulary_file.exists():  # the same ids as the interrupted run
+        vocabulary_file = run.dir / f"{side}_vocabulary.txt"
+        if run.resuming and vocabulary_file.exists():  # the same ids as the interrupted run
             vectorizers[side] = make_vectorizer(size, read_vocabulary(vocabulary_file))
         else:
             vectorizers[side] = make_vectorizer(size)
@@ -115,23 +108,19 @@ def train(cfg):
     val_ds = make_dataset(splits.validation, vectorizers["source"], vectorizers["target"], cfg, training=False)
 
     # Model from the zoo: (Bi)RNN encoder -> RNN decoder with attention, trained with teacher forcing.
-    with placement.scope():
+    with run.scope():
         model = zoo.build("seq2seq", input="tokens", vocab_size=vectorizers["source"].vocabulary_size(),
                           target_vocab_size=vectorizers["target"].vocabulary_size(), embedding_dim=cfg.embedding_dim,
-                          target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.layers,
-                          bidirectional=cfg.bidirectional, dropout=cfg.dropout, attention=cfg.attention)
+                          target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
+                          num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+                          attention=cfg.attention)
         # The logits carry the decoder's padding mask, so Keras counts real target tokens only in the loss and accuracy.
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
-
-    started = time.perf_counter()
-    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
-                          patience=cfg.patience, samples_per_epoch=len(splits.train))
-    wall = time.perf_counter() - started
-    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
-        return placement.worker_summary(history)
-    model = placement.local_copy(model)
+    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train))
+    if not run.is_chief:
+        return run.worker_result()
 
     # Evaluate once on the test split: greedy and beam search, with the very functions the export runs.
     translator = Translator(model, vectorizers["source"], vectorizers["target"], max_length=cfg.max_length,
@@ -139,46 +128,29 @@ def train(cfg):
     functions = translator.functions()
     sources, references = [s for s, _ in splits.test], [t for _, t in splits.test]
     test = {"pairs": len(splits.test)}
+    decoded = {}
     for name, signature in (("greedy", "serving_default"), (f"beam_{cfg.beam_width}", "beam_search")):
         decode_started = time.perf_counter()
-        hypotheses = translate_texts(functions[signature], sources)
-        test[name] = {**score_translations(hypotheses, references),
+        decoded[name] = translate_texts(functions[signature], sources)
+        test[name] = {**score_translations(decoded[name], references),
                       "decode_seconds": time.perf_counter() - decode_started}
-        if name == "greedy":
-            examples = [{"source": s, "reference": r, "greedy": h}
-                        for s, r, h in list(zip(sources, references, hypotheses))[:cfg.examples]]
-        else:
-            for example, h in zip(examples, hypotheses):
-                example["beam"] = h
-    metrics = {
-        "data": splits.source, "offline_data": splits.offline, "test": test, "examples": examples,
-        "validation": {k: float(v) for k, v in model.evaluate(val_ds, verbose=0, return_dict=True).items()},
-        "training": {**history_summary(history), "wall_seconds": wall},
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-    }
-    write_json_atomic(run_dir / "metrics.json", metrics)
-    plot_history(history.history, run_dir / "training_curves.png", f"translation: {splits.source}")
+    examples = [{"source": s, "reference": r, "greedy": g, "beam": b} for s, r, g, b in list(zip(
+        sources, references, decoded["greedy"], decoded[f"beam_{cfg.beam_width}"]))[:cfg.examples]]
     if cfg.examples and cfg.attention != "none":
         attention = functions["attention"](tf.constant(sources[:cfg.examples]))
-        plot_attention(attention, run_dir / "attention.png", f"attention on test sentences{marker}")
+        plot_attention(attention, run.figure("attention.png"), f"attention on test sentences{run.marker}")
 
-    export = atomic_export(Path(cfg.export_dir) / "translation", lambda tmp: write_export(tmp, translator, extras={
-        "config.json": {**dataclasses.asdict(cfg), "data": splits.source, "offline_data": splits.offline,
-                        "source_vocabulary_size": vectorizers["source"].vocabulary_size(),
-                        "target_vocabulary_size": vectorizers["target"].vocabulary_size()},
-        "metrics.json": metrics, "versions.json": library_versions(),
-        "training_curves.png": run_dir / "training_curves.png", "attention.png": run_dir / "attention.png",
-    }))
-    for example in examples:
-        print(f"  {example['source']}\n    reference: {example['reference']}\n    greedy:    {example['greedy']}\n"
-              f"    beam:      {example['beam']}")
-    for name in ("greedy", f"beam_{cfg.beam_width}"):
-        print(f"test{marker} {name}: BLEU {test[name]['bleu']:.1f}  chrF {test[name]['chrf']:.1f}  "
-              f"({test['pairs']} pairs, {test[name]['decode_seconds']:.1f} s to decode)")
-    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s, "
-          f"{metrics['training']['samples_per_second'] or 0:.0f} pairs/s")
-    print(f"exported: {export}")
-    return {**metrics, "export": str(export)}
+    summary = [f"  {e['source']}\n    reference: {e['reference']}\n    greedy:    {e['greedy']}\n"
+               f"    beam:      {e['beam']}" for e in examples]
+    summary += [f"test{run.marker} {name}: BLEU {test[name]['bleu']:.1f}  chrF {test[name]['chrf']:.1f}  "
+                f"({test['pairs']} pairs, {test[name]['decode_seconds']:.1f} s to decode)" for name in decoded]
+    return run.finish(
+        {"test": test, "examples": examples,
+         "validation": {k: float(v) for k, v in model.evaluate(val_ds, verbose=0, return_dict=True).items()}},
+        export=lambda folder, extras: write_export(folder, translator, extras=extras),
+        config={"source_vocabulary_size": vectorizers["source"].vocabulary_size(),
+                "target_vocabulary_size": vectorizers["target"].vocabulary_size()},
+        summary=summary)
 
 
 def evaluate(args):

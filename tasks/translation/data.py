@@ -6,11 +6,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
+from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
-from tasks.common.downloads import network_reachable as _network_reachable  # tests replace it
 from tasks.common.tables import read_text_file
 from tasks.common.training import PARALLEL_CALLS, finish_pipeline
 from tasks.translation.offline import NAME as OFFLINE_NAME
@@ -96,7 +97,7 @@ def _download_spa_eng(cache_dir, *, explicit):
     cached = Path(cache_dir or Path.home() / ".keras") / "datasets" / "spa-eng_extracted" / "spa-eng" / "spa.txt"
     if cached.exists():
         return cached
-    if not _network_reachable(SPA_ENG_HOST):
+    if not downloads.network_reachable(SPA_ENG_HOST):
         if explicit:
             raise unreachable_error("spa-eng", SPA_ENG_HOST, "local pairs")
         return None
@@ -123,7 +124,7 @@ def standardize(text):
 
 def make_vectorizer(vocab_size, vocabulary=None):
     """Word-level TextVectorization giving ragged ids (0 = padding, 1 = [UNK]), markers included."""
-    return tf.keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
+    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
                                              vocabulary=vocabulary)
 
 

@@ -11,15 +11,11 @@ clip (many-to-many) or the whole clip (many-to-one), exported as a SavedModel th
 import dataclasses
 import json
 import os
-import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (UserError, dispatch, flag, recipe_parser, require_fraction,  # noqa: E402
-                              require_positive, run_cli)
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
-from tasks.common.export import write_json_atomic  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
@@ -43,7 +39,7 @@ class Config(DistributionFlags):
     # model
     cell: str = flag("gru", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
     bidirectional: bool = flag(True, "read each clip in both directions (the first frames then see what follows)")
-    layers: int = flag(1, "stacked recurrent layers")
+    num_layers: int = flag(1, "stacked recurrent layers")
     units: int = flag(64, "units per direction and layer")
     filters: str = flag("16,32", "Conv2D widths of the per-frame CNN, comma-separated")
     dropout: float = flag(0.2, "dropout on each recurrent layer's inputs")
@@ -58,7 +54,7 @@ class Config(DistributionFlags):
     export_dir: str = flag("saved_models", "exports go to <export-dir>/video_frames/<version>/")
 
     def __post_init__(self):
-        require_positive(self, "train_clips", "eval_clips", "frame_size", "max_frames", "layers", "units", "epochs",
+        require_positive(self, "train_clips", "eval_clips", "frame_size", "max_frames", "num_layers", "units", "epochs",
                                "batch_size")
         require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         if self.dataset == "ucf101" and self.target != "clip" and not self.data:
@@ -76,83 +72,64 @@ class Config(DistributionFlags):
 
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
-    from tasks.common.distribute import start_run
+    from tasks.common.run import Run
 
-    placement, run_dir, _ = start_run(cfg)  # first: devices and collectives are set up before TensorFlow starts
+    run = Run("video_frames", cfg, unit="clips")
 
     import keras
     import numpy as np
 
     import zoo
-    from tasks.common.export import atomic_export, library_versions
-    from tasks.common.reports import plot_confusion, plot_history
-    from tasks.common.training import history_summary, train_model
+    from tasks.common.reports import plot_confusion
     from tasks.video_frames.data import load_splits, make_dataset
     from tasks.video_frames.evaluation import plot_accuracy_by_position, plot_frame_strip, video_metrics
     from tasks.video_frames.serving import write_export
 
-
     # Data: generated splits come from different seeds; the test split is used once, at the end.
     splits = load_splits(cfg)
-    print(f"data: {splits.source}: {len(splits.train.lengths)} train / {len(splits.validation.lengths)} validation "
-          f"/ {len(splits.test.lengths)} test clips, {len(splits.classes)} classes, target: {cfg.target}")
+    run.data(splits.source, f"{len(splits.train.lengths)} train / {len(splits.validation.lengths)} validation / "
+                            f"{len(splits.test.lengths)} test clips, {len(splits.classes)} classes, target: "
+                            f"{cfg.target}", offline=splits.offline)
     train_ds = make_dataset(splits.train, cfg, training=True)
     val_ds = make_dataset(splits.validation, cfg, training=False)
 
     # Model from the zoo: per-frame CNN (keeping where things are) -> (Bi)RNN -> a softmax per frame or per clip.
     channels = splits.train.clips.shape[-1]
-    with placement.scope():
+    with run.scope():
         model = zoo.build("many_to_many" if cfg.target == "frames" else "many_to_one", input="frames",
                           frame_shape=(cfg.frame_size, cfg.frame_size, channels),
                           frame_filters=[int(w) for w in cfg.filters.split(",")], frame_pooling="flatten",
-                          cell=cfg.cell, units=cfg.units, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
-                          dropout=cfg.dropout, num_outputs=len(splits.classes))
+                          cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers,
+                          bidirectional=cfg.bidirectional, dropout=cfg.dropout, num_outputs=len(splits.classes))
         # Padded frames carry the input's mask to the outputs, so the loss and accuracy count real frames only.
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
-
-    started = time.perf_counter()
-    history = train_model(model, placement, train_ds, validation_data=val_ds, epochs=cfg.epochs, run_dir=run_dir,
-                          patience=cfg.patience, samples_per_epoch=len(splits.train.lengths))
-    wall = time.perf_counter() - started
-    if not placement.is_chief:  # the chief evaluates, writes the metrics and exports
-        return placement.worker_summary(history)
-    model = placement.local_copy(model)
+    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train.lengths))
+    if not run.is_chief:
+        return run.worker_result()
 
     # Evaluate once on the test split.
     predicted = np.argmax(model.predict(make_dataset(splits.test, cfg, training=False), verbose=0), axis=-1)
     test = video_metrics(splits.test.labels, predicted, splits.test.lengths, len(splits.classes))
-    metrics = {"data": splits.source, "offline_data": splits.offline, "target": cfg.target,
-               "classes": list(splits.classes), "test": test,
-               "training": {**history_summary(history), "wall_seconds": wall},
-               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
-    write_json_atomic(run_dir / "metrics.json", metrics)
-    plot_history(history.history, run_dir / "training_curves.png", f"video_frames: {splits.source}")
-    plot_confusion(test["confusion_matrix"], splits.classes, run_dir / "confusion_matrix.png", "test split")
+    plot_confusion(test["confusion_matrix"], splits.classes, run.figure("confusion_matrix.png"), "test split")
     if cfg.target == "frames":
-        plot_accuracy_by_position(test["accuracy_by_position"], run_dir / "accuracy_by_position.png",
+        plot_accuracy_by_position(test["accuracy_by_position"], run.figure("accuracy_by_position.png"),
                                   f"test accuracy by frame position ({cfg.cell}, "
                                   f"{'bidirectional' if cfg.bidirectional else 'left to right'})")
         plot_frame_strip(splits.test.clips[0], splits.test.lengths[0], splits.test.labels[0], predicted[0],
-                         splits.classes, run_dir / "test_clip.png", "a test clip: true and predicted label per frame")
-
-    export = atomic_export(Path(cfg.export_dir) / "video_frames", lambda tmp: write_export(
-        tmp, model, classes=list(splits.classes), frame_size=cfg.frame_size, channels=channels, extras={
-            "config.json": {**dataclasses.asdict(cfg), "classes": list(splits.classes), "data": splits.source},
-            "metrics.json": metrics, "versions.json": library_versions(),
-            **{name: run_dir / name for name in ("training_curves.png", "confusion_matrix.png",
-                                                 "accuracy_by_position.png", "test_clip.png")},
-        }))
-    if cfg.target == "frames":
-        print(f"test: frame accuracy {test['frame_accuracy']:.4f}  first 3 frames {test['first_3_frames_accuracy']:.4f}"
-              f"  whole clips right {test['clip_accuracy']:.4f}  ({test['frames']} frames, {test['clips']} clips)")
+                         splits.classes, run.figure("test_clip.png"),
+                         "a test clip: true and predicted label per frame")
+        result = (f"test{run.marker}: frame accuracy {test['frame_accuracy']:.4f}  first 3 frames "
+                  f"{test['first_3_frames_accuracy']:.4f}  whole clips right {test['clip_accuracy']:.4f}  "
+                  f"({test['frames']} frames, {test['clips']} clips)")
     else:
-        print(f"test: clip accuracy {test['clip_accuracy']:.4f}  ({test['clips']} clips)")
-    print(f"training: {metrics['training']['epochs_run']} epochs this run, {wall:.0f} s, "
-          f"{metrics['training']['samples_per_second'] or 0:.0f} clips/s")
-    print(f"exported: {export}")
-    return {**metrics, "export": str(export)}
+        result = f"test{run.marker}: clip accuracy {test['clip_accuracy']:.4f}  ({test['clips']} clips)"
+    return run.finish(
+        {"target": cfg.target, "classes": list(splits.classes), "test": test},
+        export=lambda folder, extras: write_export(folder, model, classes=list(splits.classes),
+                                                   frame_size=cfg.frame_size, channels=channels, extras=extras),
+        config={"classes": list(splits.classes)}, summary=[result])
 
 
 def evaluate(args):

@@ -18,6 +18,8 @@ Labels that a single frame cannot tell, but a sequence can:
   the whole clip.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 FRAME_CLASSES = ("up-left", "up-right", "down-left", "down-right")
@@ -82,3 +84,23 @@ def generate_clips(count, *, seed, size=32, min_frames=16, max_frames=32, turn_p
         tied = np.flatnonzero(counts == counts.max())
         clip_labels[i] = next(c for c in frame_labels[i, :lengths[i]] if c in tied)
     return clips, frame_labels, lengths, clip_labels
+
+
+def write_video_folder(folder, count, *, per_frame=True, size=16):
+    """Real GIF files of `count` generated clips and their labels.csv (a label per frame, or one per clip), as a
+    user would bring them to `--data`. Returns (folder, the clips' frames: an object array of uint8 arrays)."""
+    import imageio.v3 as iio
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips, labels, lengths, clip_labels = generate_clips(count, seed=11, size=size, min_frames=6, max_frames=10)
+    rows = ["file,frame,label" if per_frame else "file,label"]
+    for i, (clip, label, length) in enumerate(zip(clips, labels, lengths)):
+        name = f"clip{i}.gif"
+        iio.imwrite(folder / name, clip[:length], extension=".gif", loop=0)
+        if per_frame:
+            rows += [f"{name},{t},{FRAME_CLASSES[label[t]]}" for t in range(length)]
+        else:
+            rows.append(f"{name},{FRAME_CLASSES[clip_labels[i]]}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder, np.array([c[:n] for c, n in zip(clips, lengths)], dtype=object)

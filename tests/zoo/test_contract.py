@@ -6,8 +6,18 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.zoo.harness import (BATCH, NUM_OUTPUTS, STEPS, TARGET_STEPS, CaseData, call, contract_cases,
-                               step_by_step_logits, trim_row, valid_steps)
+from tests.zoo.harness import (
+    BATCH,
+    NUM_OUTPUTS,
+    STEPS,
+    TARGET_STEPS,
+    CaseData,
+    call,
+    contract_cases,
+    step_by_step_logits,
+    trim_row,
+    valid_steps,
+)
 
 CASES = contract_cases()
 

@@ -11,7 +11,8 @@ SEQUENCE = dict(input="tokens", vocab_size=10, num_outputs=2)
     ("many_to_two", {}, "Unknown pattern 'many_to_two'; choose one of: 'one_to_one'"),
     ("many_to_one", dict(SEQUENCE, cell="transformer"), "cell='transformer' is not valid; choose one of: "
                                                         "'simple_rnn', 'lstm', 'gru'"),
-    ("many_to_one", dict(SEQUENCE, input="pixels"), "many_to_one takes input='tokens' or 'features' or 'frames', not 'pixels'"),
+    ("many_to_one", dict(SEQUENCE, input="pixels"),
+     "many_to_one takes input='tokens' or 'features' or 'frames', not 'pixels'"),
     ("many_to_one", dict(SEQUENCE, units=0), "units=0 is not valid; it must be a positive integer"),
     ("many_to_one", dict(SEQUENCE, num_layers=-1), "num_layers=-1 is not valid"),
     ("many_to_one", dict(SEQUENCE, dropout=1.0), "dropout=1.0 is not valid; it must be a number in [0, 1)"),

@@ -12,9 +12,9 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.distribute import DistributionFlags, place
-from tasks.common.distributed_loop import ChiefBackup, count_batches, weights_fingerprint
+from tasks.common.distributed_loop import ChiefBackup, weights_fingerprint
 from tasks.common.local_cluster import tf_configs
-from tasks.common.training import train_model
+from tasks.common.training import count_batches, train_model
 from tests.tasks.cli_errors import ROOT, command_line_error
 
 

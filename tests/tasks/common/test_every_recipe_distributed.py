@@ -19,14 +19,13 @@ RECIPES = [
                                             "--batch-size", "8"]),
     ("tasks.forecasting", "forecasting", ["--epochs", "2", "--units", "8", "--lookback", "14", "--batch-size", "64",
                                           "--dataset", "generated"]),
-    ("tasks.generation", "generation", ["--epochs", "2", "--units", "16", "--layers", "1", "--embedding-dim", "8",
-                                        "--bptt", "20", "--no-tbptt", "--batch-size", "16", "--samples", "20",
-                                        "--dataset", "generated"]),
-    ("tasks.generation", "names", ["--task", "names", "--epochs", "2", "--units", "16", "--layers", "1",
-                                   "--embedding-dim", "8", "--batch-size", "16", "--dataset", "generated"]),
-    ("tasks.generation", "classify_names", ["--task", "classify-names", "--epochs", "2", "--units", "16", "--layers",
-                                            "1", "--embedding-dim", "8", "--batch-size", "16", "--dataset",
-                                            "generated"]),
+    ("tasks.generation", "generation", ["--epochs", "2", "--units", "16", "--num-layers", "1", "--embedding-dim",
+                                        "8", "--bptt", "20", "--no-tbptt", "--no-xla", "--batch-size", "16",
+                                        "--samples", "20", "--dataset", "generated"]),
+    ("tasks.names", "names", ["--task", "generate", "--epochs", "2", "--units", "16", "--embedding-dim", "8",
+                              "--batch-size", "16", "--dataset", "generated"]),
+    ("tasks.names", "classify_names", ["--task", "classify", "--epochs", "2", "--units", "16", "--embedding-dim", "8",
+                                       "--batch-size", "16", "--dataset", "generated"]),
 ]
 
 

@@ -5,8 +5,14 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from tasks.common.serving_shapes import (MAX_WARMUP_RECORDS, length_buckets, pad_to_bucket, predict_in_buckets,
-                                         text_warmup_requests, write_warmup_requests)
+from tasks.common.serving_shapes import (
+    MAX_WARMUP_RECORDS,
+    length_buckets,
+    pad_to_bucket,
+    predict_in_buckets,
+    text_warmup_requests,
+    write_warmup_requests,
+)
 
 
 def test_length_buckets_end_at_the_maximum_length():

@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.forecasting import data
 from tasks.forecasting.__main__ import main
 from tasks.forecasting.data import chronological_splits, generated_series, infer_season, read_series, windows
 from tasks.forecasting.evaluation import baselines
@@ -19,10 +18,6 @@ from tests.tasks.cli_errors import user_error
 pytestmark = pytest.mark.xdist_group("forecasting")
 TINY = ["--epochs", "3", "--units", "8", "--lookback", "14", "--batch-size", "128"]
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
 
 
 def write_csv(path, rows=400, columns=("humidity", "temp")):

@@ -10,19 +10,14 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tasks.generation import data
 from tasks.generation.__main__ import Config, build_model, copy_weights, main
 from tasks.generation.data import encode, tbptt_batches, vocabulary, window_batches
 from tests.tasks.cli_errors import user_error
 
 pytestmark = pytest.mark.xdist_group("generation")
-TINY = ["--epochs", "2", "--units", "16", "--layers", "1", "--embedding-dim", "8", "--bptt", "20",
+TINY = ["--epochs", "2", "--units", "16", "--num-layers", "1", "--embedding-dim", "8", "--bptt", "20",
         "--batch-size", "16", "--samples", "40", "--dataset", "generated"]
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
 
 
 def run_recipe(tmp_path, *flags):
@@ -54,7 +49,7 @@ def test_vocabulary_and_unknown_characters():
 
 
 def test_state_carried_across_chunks_equals_reading_the_stream_whole():
-    cfg = Config(units=8, layers=2, embedding_dim=4)
+    cfg = Config(units=8, num_layers=2, embedding_dim=4)
     stateful = build_model(cfg, 12, stateful=True, batch_size=3)
     whole = build_model(cfg, 12, stateful=False)
     copy_weights(stateful, whole)

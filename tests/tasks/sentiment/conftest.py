@@ -1,17 +1,11 @@
 import pytest
 
-from tasks.sentiment import data
 from tasks.sentiment.__main__ import main
 
 # A tiny config: seconds, not minutes. Shapes and plumbing are what is under test, not accuracy.
 TINY = ["--epochs", "2", "--units", "8", "--embedding-dim", "8", "--vocab-size", "300", "--max-length", "30",
         "--bucket-step", "10", "--batch-size", "32"]
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Tests never download: IMDB's host is unreachable for every test here."""
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
 
 
 def run_recipe(tmp_path, *flags):

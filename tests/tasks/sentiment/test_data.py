@@ -61,7 +61,6 @@ def test_folder_that_is_not_aclimdb(tmp_path):
 
 
 def test_offline_fallback_when_imdb_cannot_be_downloaded(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
     splits = data.load_splits(cfg(data=None, tfds_dir=str(tmp_path)))
     assert splits.offline and "NOT IMDB" in splits.source
     assert "IMDB could not be downloaded" in capsys.readouterr().out

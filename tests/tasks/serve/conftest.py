@@ -23,7 +23,7 @@ def model_base(tmp_path_factory):
     run_sentiment(work, "--dataset", "offline", "--epochs", "1")
     run_translation(work, "--dataset", "offline", "--epochs", "1")
     run_video(work, "--epochs", "1")
-    for recipe, flags in ((generation, ["--dataset", "generated", "--units", "8", "--layers", "1", "--bptt", "20",
+    for recipe, flags in ((generation, ["--dataset", "generated", "--units", "8", "--num-layers", "1", "--bptt", "20",
                                         "--batch-size", "16", "--samples", "5"]),
                           (forecasting, ["--dataset", "generated", "--units", "8", "--lookback", "10"])):
         recipe(["--run-dir", str(work / "run"), "--export-dir", str(work / "exports"), "--epochs", "1", *flags])

@@ -1,17 +1,11 @@
 import pytest
 
-from tasks.translation import data
 from tasks.translation.__main__ import main
 
 # A tiny config: seconds, not minutes. Plumbing and properties are under test, not translation quality.
 TINY = ["--epochs", "2", "--units", "16", "--embedding-dim", "16", "--max-length", "12", "--bucket-step", "4",
         "--batch-size", "64", "--max-pairs", "1500", "--examples", "2", "--beam-width", "3"]
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Tests never download: the dataset's host is unreachable for every test here."""
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
 
 
 def run_recipe(tmp_path, *flags):

@@ -7,8 +7,17 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.translation.data import (END, START, make_dataset, make_vectorizer, read_pairs, source_ids,
-                                    split_by_target, standardize, teacher_forcing)
+from tasks.translation.data import (
+    END,
+    START,
+    make_dataset,
+    make_vectorizer,
+    read_pairs,
+    source_ids,
+    split_by_target,
+    standardize,
+    teacher_forcing,
+)
 from tasks.translation.offline import offline_pairs
 
 SENTENCES = ["¿Dónde está la estación?", "Tom's well-known car, 1984!", ""]

@@ -8,8 +8,15 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.video_frames.data import (ClipSet, make_dataset, pad_clips, read_labelled_videos, read_labels_csv,
-                                     read_video, scale)
+from tasks.video_frames.data import (
+    ClipSet,
+    make_dataset,
+    pad_clips,
+    read_labelled_videos,
+    read_labels_csv,
+    read_video,
+    scale,
+)
 from tests.tasks.video_frames.conftest import write_video_folder
 
 

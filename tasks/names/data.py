@@ -1,7 +1,7 @@
 """Names by language (the PyTorch char-RNN tutorials' data): which language a surname comes from (many-to-one), and
 new surnames for a language (one-to-many: the language vector sets the state of a character decoder).
 
-Data: `--data PATH` a TSV of `name<TAB>language`, else the tutorial's `data.zip` from its public URL, else (offline,
+Data: `--data PATH`: a TSV of `name<TAB>language`, else the tutorial's `data.zip` from its public URL, else (offline,
 no dataset named) generated names from a few made-up syllable sets, marked as such.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.tables import read_text_file
-from tasks.generation import data
 
 NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"
 NAMES_HOST = "download.pytorch.org"
@@ -64,7 +64,7 @@ def read_names(path):
 def _download_names(cache_dir, *, explicit):
     import keras
 
-    if not data._network_reachable(NAMES_HOST):
+    if not downloads.network_reachable(NAMES_HOST):
         if explicit:
             raise unreachable_error("names", NAMES_HOST, "a local TSV")
         return None
@@ -91,11 +91,21 @@ def generated_names(seed, per_language=400):
     return names, languages
 
 
-def split(names, seed, fractions=(0.8, 0.1)):
-    """Index arrays (train, validation, test), shuffled with `seed`."""
-    order = np.random.default_rng(seed).permutation(len(names.names))
-    a, b = int(len(order) * fractions[0]), int(len(order) * sum(fractions))
-    return order[:a], order[a:b], order[b:]
+def split(names, seed, validation_fraction, test_fraction):
+    """Index arrays (train, validation, test), shuffled with `seed`. Each language is split in these proportions
+    (at least one name of each held out where it has three or more), so a small file still validates and tests on
+    every language it has."""
+    rng = np.random.default_rng(seed)
+    languages = np.asarray(names.languages)
+    parts = ([], [], [])
+    for language in sorted(set(names.languages)):
+        members = rng.permutation(np.flatnonzero(languages == language))
+        held = [max(int(round(len(members) * f)), 1 if len(members) >= 3 else 0)
+                for f in (validation_fraction, test_fraction)]
+        parts[1].append(members[:held[0]])
+        parts[2].append(members[held[0]:held[0] + held[1]])
+        parts[0].append(members[held[0] + held[1]:])
+    return tuple(rng.permutation(np.concatenate(part)).astype(int) for part in parts)
 
 
 def char_ids(texts, chars, *, markers):
@@ -113,12 +123,14 @@ class NameGenerator:
     """Sampling names from the zoo's autoregressive one_to_many model, in the graph."""
 
     def __init__(self, model, chars, languages):
+        import keras
+
         import zoo
 
         self.model, self.chars, self.languages = model, list(chars), list(languages)
         self.models = zoo.inference_models(model)
-        self.lookup = tf.keras.layers.StringLookup(vocabulary=self.chars, mask_token="", num_oov_indices=1)
-        self.language_lookup = tf.keras.layers.StringLookup(vocabulary=self.languages, num_oov_indices=0)
+        self.lookup = keras.layers.StringLookup(vocabulary=self.chars, mask_token="", num_oov_indices=1)
+        self.language_lookup = keras.layers.StringLookup(vocabulary=self.languages, num_oov_indices=0)
         self.words = tf.constant([*MARKERS, *self.chars])
 
     def generate(self, language, prefix, temperature):

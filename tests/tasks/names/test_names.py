@@ -9,17 +9,12 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import run_cli
-from tasks.generation import data
-from tasks.generation.__main__ import main
-from tasks.generation.names import END, START, char_ids, load_names
+from tasks.names.__main__ import main
+from tasks.names.data import END, START, char_ids, load_names
 
 pytestmark = pytest.mark.xdist_group("names")
-TINY = ["--epochs", "2", "--units", "16", "--layers", "1", "--embedding-dim", "8", "--batch-size", "32"]
+TINY = ["--epochs", "2", "--units", "16", "--embedding-dim", "8", "--batch-size", "32"]
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +42,7 @@ def test_offline_without_a_dataset_named_uses_generated_names(capsys):
 
 
 def test_classify_names_end_to_end(names_file, tmp_path):
-    metrics = main(["--task", "classify-names", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
+    metrics = main(["--task", "classify", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
                     "--export-dir", str(tmp_path / "exports"), *TINY])
     assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["names"] == 36
     assert 0 <= metrics["test"]["balanced_accuracy"] <= 1
@@ -59,7 +54,7 @@ def test_classify_names_end_to_end(names_file, tmp_path):
 
 
 def test_generate_names_end_to_end(names_file, tmp_path):
-    metrics = main(["--task", "names", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
+    metrics = main(["--task", "generate", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
                     "--export-dir", str(tmp_path / "exports"), *TINY])
     assert set(metrics["samples"]) == {"Alpha", "Beta", "Gamma"} and metrics["test"]["nats_per_char"] > 0
     generate = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
@@ -73,12 +68,9 @@ def test_generate_names_end_to_end(names_file, tmp_path):
 def test_bad_names_input(tmp_path, capsys):
     (tmp_path / "one.tsv").write_text("Smith\tEnglish\nJones\tEnglish\n")
     with pytest.raises(SystemExit):
-        run_cli(main, ["--task", "names", "--data", str(tmp_path / "one.tsv"), "--run-dir", str(tmp_path / "r")])
+        run_cli(main, ["--task", "generate", "--data", str(tmp_path / "one.tsv"), "--run-dir", str(tmp_path / "r")])
     assert "has 1 language(s); at least two are needed" in capsys.readouterr().err
     (tmp_path / "bad.tsv").write_text("Smith English\n")
     with pytest.raises(SystemExit):
-        run_cli(main, ["--task", "classify-names", "--data", str(tmp_path / "bad.tsv")])
+        run_cli(main, ["--task", "classify", "--data", str(tmp_path / "bad.tsv")])
     assert "line 1 is not 'name<TAB>language'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        run_cli(main, ["--task", "names", "--dataset", "shakespeare"])
-    assert "--dataset shakespeare does not fit --task names" in capsys.readouterr().err

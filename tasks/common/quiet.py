@@ -1,0 +1,65 @@
+"""TensorFlow without its start-up noise.
+
+TensorFlow's C++ side writes lines to stderr while it loads and looks for GPUs (`Could not find cuda drivers`,
+`failed call to cuInit`, `All log messages before absl::InitializeLog() is called ...`) that TF_CPP_MIN_LOG_LEVEL
+does not silence: absl logs them before TensorFlow's level applies (tensorflow/tensorflow#100442). They say nothing
+a user can act on, on a machine without a GPU, and they bury the recipe's own output.
+
+`import_tensorflow()` imports TensorFlow and lists its GPUs with the process's stderr (file descriptor 2, where C++
+writes) sent to a temporary file, then writes back every line that is not one of those. Anything else TensorFlow
+says at start-up, a real error included, still reaches the user. `TF_CPP_MIN_LOG_LEVEL=0` keeps every line.
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+
+# Start-up lines that carry no information on a machine without a GPU (where they are printed).
+NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "cudart_stub.cc",  # "Could not find cuda drivers on your machine, GPU will not be used."
+    "cuda_platform.cc",  # "failed call to cuInit: ... UNKNOWN ERROR (303)"
+    "cuda_executor.cc",
+    "cuda_diagnostics.cc",
+    "failed call to cuInit",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard.cc",  # "This TensorFlow binary is optimized to use available CPU instructions ..."
+    "rebuild TensorFlow with the appropriate compiler flags",
+)
+
+
+def import_tensorflow():
+    """The `tensorflow` module, imported (once per process) without its start-up noise on stderr."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":  # the user asked for every line
+        import tensorflow as tf
+
+        return tf
+    with filtered_stderr(NOISE):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # where the CUDA probe complains
+    return tf
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise):
+    """Within it, file descriptor 2 goes to a temporary file; on exit the lines that contain none of `noise` are
+    written to stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not any(marker in line for marker in noise)))
+            sys.stderr.flush()

@@ -1,0 +1,104 @@
+"""The lifecycle every recipe shares, so that a recipe's `train()` holds only its own steps.
+
+    run = Run("sentiment", cfg, unit="reviews")   # placement, seed, run folder (resume), before TensorFlow starts
+    run.data(source, "900 train / 100 validation / 100 test", offline=False)
+    with run.scope():
+        model = zoo.build(...); model.compile(...)
+    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=900)
+    if not run.is_chief:
+        return run.worker_result()            # the chief alone evaluates, writes the metrics and exports
+    ... evaluate, draw figures at run.figure("name.png") ...
+    return run.finish({"test": ...}, export=lambda folder, extras: write_export(folder, model, extras=extras),
+                      summary=["test: accuracy 0.88"])
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+
+from tasks.common.distribute import start_run
+from tasks.common.export import atomic_export, library_versions, write_json_atomic
+
+
+class Run:
+    """One recipe run, from its start (placement, seed, run folder) to its finish (metrics, plots, export).
+
+    `name` is the export's model name (`<export-dir>/<name>/<version>/`), `unit` what one training sample is
+    ("reviews", "pairs", ...), for the speed the summary prints.
+    """
+
+    def __init__(self, name, cfg, *, unit="samples"):
+        self.name, self.cfg, self.unit = name, cfg, unit
+        # First: devices and collectives are set up before TensorFlow starts, and flag conflicts are refused before
+        # anything is written.
+        self.placement, self.dir, self.resuming = start_run(cfg)
+        self.source, self.offline, self.marker = None, False, ""
+        self.history, self.wall_seconds = None, 0.0
+        self.figures = []
+
+    @property
+    def is_chief(self):
+        return self.placement.is_chief
+
+    def data(self, source, counts, *, offline=False, marker="GENERATED DATA"):
+        """Announce the data (`data: <source>: <counts>`). Offline stand-in data is flagged in every line the run
+        prints about results (`self.marker`), so a generated set's numbers are never mistaken for real ones."""
+        self.source, self.offline = source, offline
+        self.marker = f" [{marker}]" if offline else ""
+        print(f"data: {source}: {counts}{self.marker}")
+
+    def scope(self):
+        """Build and compile the model inside this, so its variables are placed on every replica."""
+        return self.placement.scope()
+
+    def fit(self, model, train_ds, *, validation_data, samples_per_epoch, callbacks=()):
+        """Train with early stopping, resume, TensorBoard and timing (`training.train_model`). Returns the trained
+        model as a plain one-device model on the chief (for evaluation and export), None on other workers."""
+        from tasks.common.training import train_model
+
+        started = time.perf_counter()
+        self.history = train_model(model, self.placement, train_ds, validation_data=validation_data,
+                                   epochs=self.cfg.epochs, run_dir=self.dir, patience=self.cfg.patience,
+                                   samples_per_epoch=samples_per_epoch, callbacks=callbacks)
+        self.wall_seconds = time.perf_counter() - started
+        return self.placement.local_copy(model) if self.is_chief else None
+
+    def worker_result(self):
+        """What a non-chief worker's run returns."""
+        return self.placement.worker_summary(self.history)
+
+    def figure(self, file_name):
+        """The path to draw a figure at; it is copied into the export beside the metrics."""
+        path = self.dir / file_name
+        self.figures.append(path)
+        return path
+
+    def finish(self, metrics, *, export, config=None, summary=()):
+        """Write metrics.json and the training curves, export atomically, print the summary. Returns the metrics with
+        the export's path.
+
+        `export(folder, extras)` writes the SavedModel into `folder` and `extras` (file name -> dict or path:
+        `export.write_extras`) into its assets.extra; `config` adds entries to the config.json recorded there;
+        `summary` is the recipe's result lines, printed before the training and export lines.
+        """
+        from tasks.common.reports import plot_history
+        from tasks.common.training import history_summary
+
+        logs = self.history.history
+        metrics = {"data": self.source, "offline_data": self.offline, **metrics,
+                   "training": {**history_summary(self.history), "wall_seconds": self.wall_seconds},
+                   "history": {key: [float(v) for v in values] for key, values in logs.items()}}
+        write_json_atomic(self.dir / "metrics.json", metrics)
+        plot_history(logs, self.figure("training_curves.png"), f"{self.name}: {self.source}")
+        extras = {"config.json": {**dataclasses.asdict(self.cfg), "data": self.source, "offline_data": self.offline,
+                                  **(config or {})},
+                  "metrics.json": metrics, "versions.json": library_versions(),
+                  **{path.name: path for path in self.figures}}
+        path = atomic_export(Path(self.cfg.export_dir) / self.name, lambda folder: export(folder, extras))
+        for line in summary:
+            print(line)
+        training = metrics["training"]
+        print(f"training: {training['epochs_run']} epochs this run, {self.wall_seconds:.0f} s, "
+              f"{training['samples_per_second'] or 0:.0f} {self.unit}/s")
+        print(f"exported: {path}")
+        return {**metrics, "export": str(path)}

@@ -1,0 +1,125 @@
+"""The names recipe's two tasks, each config -> data -> model -> fit -> evaluate -> export on a started `Run`:
+`train_classifier` (many-to-one: a surname's language) and `train_generator` (one-to-many: surnames for a language).
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from tasks.common.export import write_extras
+from tasks.common.reports import plot_confusion
+from tasks.common.training import finish_pipeline
+from tasks.names.data import MARKERS, NameGenerator, char_ids, load_names, split
+
+
+def train_classifier(cfg, run):
+    """A surname's language: characters -> (Bi)RNN -> softmax over the languages."""
+    names, (train, validation, test), chars, languages = _prepare(cfg, run)
+    ids = char_ids(names.names, chars, markers=False)
+    labels = np.array([languages.index(x) for x in names.languages], np.int32)
+    model = _fit(cfg, run, lambda: zoo.build(
+        "many_to_one", input="tokens", vocab_size=len(chars) + len(MARKERS), cell=cfg.cell, units=cfg.units,
+        num_layers=cfg.num_layers, bidirectional=True, dropout=cfg.dropout, embedding_dim=cfg.embedding_dim,
+        num_outputs=len(languages)), (ids[train], labels[train]), (ids[validation], labels[validation]))
+    if not run.is_chief:
+        return run.worker_result()
+    predicted = np.argmax(model.predict(ids[test], verbose=0), axis=-1)
+    recall = [float(np.mean(predicted[labels[test] == k] == k)) for k in range(len(languages))
+              if np.any(labels[test] == k)]
+    confusion = tf.math.confusion_matrix(labels[test], predicted, num_classes=len(languages)).numpy().tolist()
+    test_metrics = {"names": int(len(test)), "accuracy": float(np.mean(predicted == labels[test])),
+                    "balanced_accuracy": float(np.mean(recall)), "confusion_matrix": confusion}
+    plot_confusion(confusion, languages, run.figure("confusion_matrix.png"), f"test names{run.marker}")
+    lookup = keras.layers.StringLookup(vocabulary=chars, mask_token="", num_oov_indices=1)
+    words = tf.constant(languages)
+
+    def classify(name):
+        found = tf.cast(lookup(tf.strings.unicode_split(name, "UTF-8")), tf.int32).to_tensor()
+        found = tf.pad(found, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(found)[1])]])  # an empty name: one pad step
+        probabilities = tf.nn.softmax(model(found, training=False), axis=-1)
+        return {"probabilities": probabilities, "language": tf.gather(words, tf.argmax(probabilities, axis=-1))}
+
+    classify(tf.constant(["Smith"]))  # builds the lookup layer, as tracking it for export requires
+    return run.finish(
+        {"languages": languages, "test": test_metrics},
+        export=lambda folder, extras: _export(folder, extras, model, [lookup], classify,
+                                              [tf.TensorSpec([None], tf.string, name="name")]),
+        summary=[f"test{run.marker}: accuracy {test_metrics['accuracy']:.4f}, balanced accuracy (mean recall over "
+                 f"languages) {test_metrics['balanced_accuracy']:.4f} ({len(test)} names)"])
+
+
+def train_generator(cfg, run):
+    """New surnames for a language: the language (one-hot) sets the state of a character decoder (teacher forcing)."""
+    names, (train, validation, test), chars, languages = _prepare(cfg, run)
+    ids = char_ids(names.names, chars, markers=True)
+    vectors = np.eye(len(languages), dtype=np.float32)[[languages.index(x) for x in names.languages]]
+
+    def inputs(index):
+        return {"vector": vectors[index], "previous_tokens": ids[index, :-1]}
+
+    model = _fit(cfg, run, lambda: zoo.build(
+        "one_to_many", input="features", feature_dim=len(languages), decoder="autoregressive", cell=cfg.cell,
+        units=cfg.units, num_layers=cfg.num_layers, dropout=cfg.dropout, target_embedding_dim=cfg.embedding_dim,
+        num_outputs=len(chars) + len(MARKERS)), (inputs(train), ids[train, 1:]),
+        (inputs(validation), ids[validation, 1:]))
+    if not run.is_chief:
+        return run.worker_result()
+    nats = float(model.evaluate(inputs(test), ids[test, 1:], verbose=0, return_dict=True)["loss"])
+    generator = NameGenerator(model, chars, languages)
+    generate = tf.function(generator.generate)
+    samples = {}
+    for language in languages:
+        out = generate(tf.constant([language] * 4), tf.constant(["", "", "", ""]),
+                       tf.constant([0.0, 0.8, 0.8, 0.8]))
+        samples[language] = [n.decode("utf-8") for n in out["name"].numpy()]
+    signature = [tf.TensorSpec([None], tf.string, name="language"), tf.TensorSpec([None], tf.string, name="prefix"),
+                 tf.TensorSpec([None], tf.float32, name="temperature")]
+    return run.finish(
+        {"languages": languages, "test": {"names": int(len(test)), "nats_per_char": nats}, "samples": samples},
+        export=lambda folder, extras: _export(
+            folder, extras, model, [generator.models["encode"], generator.models["decode_step"], generator.lookup,
+                                    generator.language_lookup], generator.generate, signature),
+        summary=[*(f"  {language}: {', '.join(found)}" for language, found in samples.items()),
+                 f"test{run.marker}: {nats:.4f} nats per character ({len(test)} names)"])
+
+
+def _prepare(cfg, run):
+    names = load_names(cfg)
+    train, validation, test = split(names, cfg.seed, cfg.validation_fraction, cfg.test_fraction)
+    chars = sorted({c for i in train for c in names.names[i]})
+    languages = sorted(set(names.languages))
+    run.data(names.source, f"{len(train)} train / {len(validation)} validation / {len(test)} test names, "
+                           f"{len(languages)} languages, {len(chars)} characters", offline=names.offline)
+    return names, (train, validation, test), chars, languages
+
+
+def _fit(cfg, run, build, train_data, validation_data):
+    """Build (`build()`) and compile the model under the run's strategy and train it on (inputs, targets) arrays.
+    Returns the trained model (a plain one-device copy after distributed training; None on other workers)."""
+    with run.scope():
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
+    train_ds = tf.data.Dataset.from_tensor_slices(train_data).shuffle(
+        len(train_data[1]), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices(validation_data).batch(cfg.batch_size)
+    return run.fit(model, finish_pipeline(train_ds, autotune=cfg.autotune),
+                   validation_data=finish_pipeline(val_ds, autotune=cfg.autotune),
+                   samples_per_epoch=len(train_data[1]))
+
+
+def _export(folder, extras, model, tracked, endpoint, signature):
+    """A SavedModel with `endpoint` as serving_default (string inputs), the Keras model and `extras` beside it."""
+    archive = keras.export.ExportArchive()
+    for item in [model, *tracked]:
+        archive.track(item)
+    archive.add_endpoint("serving_default", endpoint, input_signature=signature)
+    archive.write_out(str(folder), verbose=False)
+    extra = Path(folder) / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    model.save(extra / "model.keras")
+    write_extras(extra, extras)

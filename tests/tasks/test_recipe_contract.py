@@ -1,0 +1,118 @@
+"""The contract every recipe in `tasks.recipes.RECIPES` keeps, checked the same way for each (no per-recipe code):
+
+- a 50-row file in the format its `--data` flag reads trains, evaluates and exports a loadable SavedModel, with no
+  warning from our code or from Keras about how we call it;
+- the config recorded beside the export rebuilds the same run (one spelling of each setting);
+- a user's mistake (a missing file, a bad flag) is one `error:` line and exit code 2, before any run folder exists;
+- the run resumes after an interruption.
+A normal run's output is checked once, in a fresh process: no TensorFlow C++ log line, no warning.
+"""
+
+import dataclasses
+import importlib
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from tasks.recipes import RECIPES
+from tests.tasks.cli_errors import ROOT, user_error
+
+CASES = list(RECIPES.values())
+IDS = [recipe.export for recipe in CASES]
+
+
+def run(recipe, tmp_path, *flags):
+    return recipe.main([*recipe.tiny, *flags, "--run-dir", str(tmp_path / "run"),
+                        "--export-dir", str(tmp_path / "exports")])
+
+
+def ours(caught):
+    """The warnings a recipe is answerable for: any from our code, and Keras's (they are about how it is called)."""
+    return [str(w.message) for w in caught
+            if "/tasks/" in w.filename or "/zoo/" in w.filename or "/keras/" in w.filename]
+
+
+@pytest.mark.parametrize("recipe", CASES, ids=IDS)
+def test_a_50_row_file_trains_evaluates_and_exports_without_warnings(recipe, tmp_path):
+    flags = recipe.write_sample(tmp_path, 50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = run(recipe, tmp_path, *flags)
+    assert ours(caught) == []
+    export = Path(metrics["export"])
+    assert export == tmp_path / "exports" / recipe.export / "1"
+    assert metrics["data"] == f"file {flags[1]}" or flags[1] in metrics["data"]
+    assert len(metrics["history"]["loss"]) == 2 and all(loss == loss for loss in metrics["history"]["loss"])
+    assert tf.saved_model.load(str(export)).signatures["serving_default"] is not None
+    extra = export / "assets.extra"
+    assert json.loads((extra / "metrics.json").read_text())["test"] == json.loads(json.dumps(metrics["test"]))
+    assert (extra / "training_curves.png").exists() and (extra / "versions.json").exists()
+
+    # The recorded config rebuilds the run's config: the recipe's flags, spelled as the zoo spells them.
+    config_class = importlib.import_module(f"{recipe.module}.__main__").Config
+    recorded = json.loads((extra / "config.json").read_text())
+    rebuilt = config_class(**{f.name: recorded[f.name] for f in dataclasses.fields(config_class)})
+    assert rebuilt.data == flags[1] and rebuilt.epochs == 2
+    assert "layers" not in recorded and recorded["num_layers"] >= 1
+
+
+@pytest.mark.parametrize("recipe", CASES, ids=IDS)
+def test_user_mistakes_are_one_line_before_anything_is_written(recipe, tmp_path, capsys):
+    main = importlib.import_module(f"{recipe.module}.__main__").main
+    base = [*recipe.tiny, "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports")]
+    assert "does not exist" in user_error(main, [*base, "--data", str(tmp_path / "missing.tsv")], capsys)
+    assert "--epochs must be positive" in user_error(main, [*base, "--epochs", "0"], capsys)
+    assert "--units" in user_error(main, [*base, "--units", "many"], capsys)
+    assert not (tmp_path / "exports").exists()
+
+
+@pytest.mark.parametrize("recipe", CASES, ids=IDS)
+def test_an_interrupted_run_resumes(recipe, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the first epoch; the same command again trains the second epoch only, from the backup."""
+    import keras
+
+    flags = recipe.write_sample(tmp_path, 50)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    fit = keras.Model.fit
+
+    def interrupted_fit(self, *args, callbacks=(), **kwargs):
+        return fit(self, *args, callbacks=[*callbacks, Interrupt()], **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        run(recipe, tmp_path, *flags)
+    assert (tmp_path / "run" / "backup").exists() and not (tmp_path / "exports").exists()
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    metrics = run(recipe, tmp_path, *flags)
+    assert "resuming the interrupted run" in capsys.readouterr().out
+    assert metrics["training"]["epochs_run"] == 1 and not (tmp_path / "run" / "backup").exists()
+
+
+def test_a_normal_run_prints_no_tensorflow_log_line_and_no_warning(tmp_path):
+    recipe = RECIPES["sentiment"]
+    flags = recipe.write_sample(tmp_path, 50)
+    result = subprocess.run([sys.executable, "-m", recipe.module, *recipe.tiny, *flags, "--run-dir",
+                             str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    assert "Warning" not in result.stdout and "exported:" in result.stdout
+
+
+def test_xla_under_a_distributed_strategy_is_refused_before_the_run_starts(tmp_path):
+    recipe = RECIPES["sentiment"]
+    result = subprocess.run([sys.executable, "-m", recipe.module, *recipe.tiny, *recipe.offline, "--xla",
+                             "--strategy", "mirrored", "--cpu-replicas", "2", "--run-dir", str(tmp_path / "run")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --xla compiles Keras fit's training step")
+    assert not (tmp_path / "run").exists()
