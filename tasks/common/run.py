@@ -90,8 +90,9 @@ class Run:
                    "history": {key: [float(v) for v in values] for key, values in logs.items()}}
         write_json_atomic(self.dir / "metrics.json", metrics)
         plot_history(logs, self.figure("training_curves.png"), f"{self.name}: {self.source}")
-        extras = {"config.json": {**dataclasses.asdict(self.cfg), "data": self.source, "offline_data": self.offline,
-                                  **(config or {})},
+        # config.json: the run's flags exactly (it rebuilds the same run), then what the run found out.
+        extras = {"config.json": {**dataclasses.asdict(self.cfg), "data_source": self.source,
+                                  "offline_data": self.offline, **(config or {})},
                   "metrics.json": metrics, "versions.json": library_versions(),
                   **{path.name: path for path in self.figures}}
         path = atomic_export(Path(self.cfg.export_dir) / self.name, lambda folder: export(folder, extras))

@@ -13,7 +13,7 @@ from tasks.common import downloads  # downloads.network_reachable: the tests' on
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.tables import read_text_file
-from tasks.common.training import PARALLEL_CALLS, finish_pipeline
+from tasks.common.training import PARALLEL_CALLS, finish_pipeline, with_known_length
 from tasks.translation.offline import NAME as OFFLINE_NAME
 from tasks.translation.offline import offline_pairs
 
@@ -167,4 +167,4 @@ def make_dataset(pairs, source_vectorizer, target_vectorizer, cfg, *, training):
     dataset = dataset.bucket_by_sequence_length(
         lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]), edges, [cfg.batch_size] * (len(edges) + 1),
         pad_to_bucket_boundary=True)  # remainders kept: every pair trains every epoch
-    return finish_pipeline(dataset.map(teacher_forcing), autotune=cfg.autotune)
+    return finish_pipeline(with_known_length(dataset.map(teacher_forcing)), autotune=cfg.autotune)
