@@ -63,10 +63,12 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True):
         model = recipe_model(args.vocab_size)
         model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
                       jit_compile=cfg.xla)
+        clock = EpochClock()
+        callbacks = [clock]
         if cfg.shape_graphs:  # as the recipe's train_model does
             model.train_function = ShapeSpecializedSteps(model)
-        clock = EpochClock()
-        model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock], shuffle=False)
+            callbacks.append(model.train_function.callback())
+        model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
         return [(seconds, samples) for seconds in clock.seconds]
     return run
 

@@ -35,10 +35,12 @@ def build(name, **config):
 
 
 def inference_models(model):
-    """Step-by-step models sharing `model`'s weights: `{"encode": ..., "decode_step": ...}`.
+    """Step-by-step models sharing `model`'s weights.
 
-    For seq2seq and the autoregressive one_to_many: run `encode` once, then call `decode_step` with the previous
-    token and the states it returned, in a greedy, sampling or beam-search loop.
+    For seq2seq and the autoregressive one_to_many, `{"encode": ..., "decode_step": ...}`: run `encode` once, then
+    call `decode_step` with the previous token and the states it returned, in a greedy, sampling or beam-search loop.
+    For a causal (unidirectional) many_to_many, `{"step": ...}`: inputs and states in, outputs and the next states
+    out (a language model's generation loop).
     """
     pattern = get_pattern(model.pattern)
     if pattern.inference_models is None:

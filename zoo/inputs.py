@@ -31,7 +31,9 @@ class StepPaddingMask(keras.layers.Layer):
         self.mask_value = mask_value
 
     def call(self, inputs):
-        return inputs[0]
+        # A copy: called eagerly, Keras attaches the mask to the returned tensor, which must not be the caller's own
+        # input (passed again to a model, it would carry a stale mask and set off Keras's "destroy the mask" warning).
+        return ops.copy(inputs[0])
 
     def compute_mask(self, inputs, mask=None):
         return step_mask(inputs[1], self.mask_value)
@@ -54,6 +56,10 @@ class StepMask(keras.layers.Layer):
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
         self.mask_value = mask_value
+        self.supports_masking = True  # a masked reference is fine: the mask is what this computes
+
+    def compute_mask(self, reference, mask=None):
+        return None
 
     def call(self, reference):
         if self.mask_value is None:
@@ -76,6 +82,23 @@ def step_mask(reference, mask_value=0):
     step_axes = tuple(range(2, len(reference.shape)))
     real = ops.not_equal(reference, ops.cast(mask_value, reference.dtype))
     return ops.any(real, axis=step_axes) if step_axes else real
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WithoutMask(keras.layers.Layer):
+    """Its input, with no Keras mask: for a tensor that one model hands to another model's plain input (the
+    encoder's memory, whose padding travels as an explicit `memory_mask`), where an attached mask would set off
+    Keras's "destroy the mask information" warning."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.copy(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 @keras.saving.register_keras_serializable(package="zoo")

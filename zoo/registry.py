@@ -3,7 +3,7 @@
 import dataclasses
 import inspect
 
-from zoo.many_to_many import build_many_to_many
+from zoo.many_to_many import build_many_to_many, many_to_many_inference_models
 from zoo.many_to_one import build_many_to_one
 from zoo.one_to_many import build_one_to_many, one_to_many_inference_models
 from zoo.one_to_one import build_one_to_one
@@ -34,7 +34,8 @@ PATTERNS = {
     # sequence -> output
     "many_to_one": Pattern(build_many_to_one, ("tokens", "features", "frames"), stateful=True),
     # sequence -> output per step (aligned)
-    "many_to_many": Pattern(build_many_to_many, ("tokens", "features", "frames"), stateful=True),
+    "many_to_many": Pattern(build_many_to_many, ("tokens", "features", "frames"), stateful=True,
+                            inference_models=many_to_many_inference_models),
     # sequence -> sequence of another length (encoder-decoder, attention)
     "seq2seq": Pattern(build_seq2seq, ("tokens", "features", "frames"), inference_models=seq2seq_inference_models),
 }

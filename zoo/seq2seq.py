@@ -19,7 +19,7 @@ from zoo.decoder import (
     run_decoder,
     trained_decoder_layers,
 )
-from zoo.inputs import StepMask, embed_steps, sequence_input
+from zoo.inputs import StepMask, WithoutMask, embed_steps, sequence_input
 from zoo.stack import recurrent_stack
 
 
@@ -72,7 +72,7 @@ def seq2seq_inference_models(model, inputs, rnn, *, attention="additive", **_):
     decoder_rnn = dataclasses.replace(rnn, bidirectional=False)
     outputs = {name: model.get_layer(name).output for name in initial_state_names(decoder_rnn)}
     if attention:
-        outputs["memory"] = model.get_layer("memory").output
+        outputs["memory"] = WithoutMask(name="memory_without_mask")(model.get_layer("memory").output)
         outputs["memory_mask"] = model.get_layer("memory_mask").output
     encode = keras.Model(model.get_layer(inputs.input).output, outputs, name="encode")
     layers = trained_decoder_layers(model, decoder_rnn, attention)

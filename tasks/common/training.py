@@ -64,7 +64,7 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     if placement.uses_fit:
         if placement.shape_graphs:
             steps = model.train_function = ShapeSpecializedSteps(model)  # fit keeps a train_function it finds
-            standard.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: steps.end_first_epoch()))
+            standard.append(steps.callback())
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
                          callbacks=[*standard, *callbacks], shuffle=False)
     from tasks.common.distributed_loop import distributed_fit
@@ -111,9 +111,13 @@ class ShapeSpecializedSteps:
         return step(data)
 
     def end_first_epoch(self):
-        """No more graphs after this (called at the first epoch's end: by a callback, as Keras stops asking for
-        batches without a StopIteration once it knows the epoch's length)."""
+        """No more graphs after this (called at the first epoch's end by `callback()`: Keras stops asking for batches
+        without a StopIteration when it knows the epoch's length)."""
         self.first_epoch = False
+
+    def callback(self):
+        """The callback to pass to `fit`, which tells this when the first epoch ends."""
+        return keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: self.end_first_epoch())
 
     def _function(self, *, reduce_retracing):
         model = self.model
@@ -212,6 +216,15 @@ def finish_pipeline(dataset, *, autotune=False):
     options = tf.data.Options()
     options.autotune.enabled = autotune
     return dataset.prefetch(tf.data.AUTOTUNE if autotune else 2).with_options(options)
+
+
+def balanced_sample_weights(labels, classes):
+    """A weight per example that gives every class the same total weight: n / (classes present x examples of its
+    class), as scikit-learn's "balanced" class weights. With them a classifier cannot win by leaning on the majority
+    class (names: 0.825 accuracy but 0.497 balanced accuracy without)."""
+    counts = np.bincount(labels, minlength=classes)
+    per_class = len(labels) / (np.count_nonzero(counts) * np.maximum(counts, 1))
+    return per_class[labels].astype(np.float32)
 
 
 def history_summary(history):

@@ -57,11 +57,11 @@ class Config(DistributionFlags):
             raise UserError("--samples must not be negative.")
 
     def refuse_conflicts(self, placement):
-        super().refuse_conflicts(placement)
         if self.tbptt and not placement.uses_fit:
             raise UserError(f"--tbptt keeps each stream's recurrent state in the model between batches, one state "
                             f"per replica that --strategy {placement.kind} cannot hold; pass --no-tbptt (independent "
-                            "windows) to train on several devices.")
+                            "windows) and --no-xla to train on several devices.")
+        super().refuse_conflicts(placement)
 
 
 def build_model(cfg, vocab_size, *, stateful, batch_size=None):

@@ -1,8 +1,8 @@
-"""Character generation one step at a time, as a graph loop, with the trained model's own layers, and the exported
-`generate(prompt, length, temperature) -> text` SavedModel.
+"""Character generation one step at a time, as a graph loop, and the exported `generate(prompt, length,
+temperature) -> text` SavedModel.
 
-The zoo's many_to_many language model is `embedding -> rnn_0 .. rnn_{n-1} -> outputs`; a step runs each recurrent
-layer's cell once (`cell(x, states) -> (h, states)`), so generation and training share every weight.
+It runs the zoo's step model of the trained language model (`zoo.inference_models(model)["step"]`: characters and
+states in, logits and the next states out), so generation and training share every weight.
 """
 
 import json
@@ -22,26 +22,16 @@ class Generator:
 
     def __init__(self, model, chars):
         self.model, self.chars = model, list(chars)
-        self.embedding = model.get_layer("embedding")
-        depth = sum(layer.name.startswith("rnn_") for layer in model.layers)
-        self.rnns = [model.get_layer(f"rnn_{i}") for i in range(depth)]
-        self.head = model.get_layer("outputs")
+        self.step_model = zoo.inference_models(model)["step"]  # any batch size, also for a stateful (TBPTT) model
+        self.state_names = [name for name in self.step_model.input if name.startswith("state_")]
         self.lookup = keras.layers.StringLookup(vocabulary=list(chars), mask_token="", num_oov_indices=1)
         self.words = tf.constant([*RESERVED, *chars])
 
-    def zero_states(self, batch):
-        sizes = [rnn.cell.state_size for rnn in self.rnns]
-        return [[tf.zeros([batch, s]) for s in (size if isinstance(size, (list, tuple)) else [size])]
-                for size in sizes]
-
-    def step(self, ids, states):
-        """ids int [batch] -> (logits [batch, vocab], next states)."""
-        x = tf.gather(self.embedding.embeddings, ids)
-        new_states = []
-        for rnn, layer_states in zip(self.rnns, states):
-            x, layer_states = rnn.cell(x, layer_states, training=False)
-            new_states.append(list(layer_states))
-        return self.head(x), new_states
+    def read(self, ids, states):
+        """ids int [batch, steps] (0 after a row's end) -> (logits [batch, steps, vocab], the states after each
+        row's last character)."""
+        out = self.step_model({"tokens": ids, **states}, training=False)
+        return out["logits"], {name: out[name] for name in self.state_names}
 
     def generate(self, prompt, length, temperature):
         """prompt string [batch], length int32 [batch], temperature float32 [batch] (0: always the most likely
@@ -53,23 +43,19 @@ class Generator:
         prompt_lengths = tf.cast(chars.row_lengths(), tf.int32)
         batch = tf.shape(ids)[0]
 
-        # Read the prompt; each row's state stops changing after its last character.
-        def read(t, states, logits):
-            step_logits, new_states = self.step(ids[:, t], states)
-            active = t < prompt_lengths
-            keep = lambda new, old: tf.where(active[:, None], new, old)  # noqa: E731
-            return t + 1, tf.nest.map_structure(keep, new_states, states), keep(step_logits, logits)
-
-        vocab = tf.shape(self.words)[0]
-        _, states, logits = tf.while_loop(lambda t, *_: t < tf.shape(ids)[1], read,
-                                          (tf.constant(0), self.zero_states(batch), tf.zeros([batch, vocab])))
+        # Read every prompt in one call from zero states: padding steps leave a row's state as it was, and the
+        # next character comes from the logits at the row's last character.
+        zeros = {name: tf.zeros([batch, self.step_model.input[name].shape[-1]]) for name in self.state_names}
+        prompt_logits, states = self.read(ids, zeros)
+        logits = tf.gather(prompt_logits, prompt_lengths - 1, batch_dims=1)
 
         # Sample `max(length)` characters, each fed back in.
         def sample(t, states, logits, out):
             scaled = logits / tf.maximum(temperature, 1e-6)[:, None]
             drawn = tf.random.categorical(scaled, 1, dtype=tf.int32)[:, 0]
             next_ids = tf.where(temperature > 0, drawn, tf.argmax(logits, axis=-1, output_type=tf.int32))
-            logits, states = self.step(next_ids, states)
+            step_logits, states = self.read(next_ids[:, None], states)
+            logits = step_logits[:, -1]
             return t + 1, states, logits, out.write(t, next_ids)
 
         steps = tf.reduce_max(tf.concat([length, [0]], axis=0))
@@ -99,8 +85,8 @@ def write_export(directory, generator, *, extras):
     """`serving_default`: `prompt` [batch] strings, `length` [batch] int32, `temperature` [batch] float32 ->
     `text` and `continuation` [batch]. `extras` and the model (`model.keras`) go to `assets.extra/`."""
     archive = keras.export.ExportArchive()
-    archive.track(generator.model)
-    archive.track(generator.lookup)
+    for tracked in (generator.model, generator.step_model, generator.lookup):
+        archive.track(tracked)
     archive.add_endpoint("serving_default", generator.generate, input_signature=[
         tf.TensorSpec([None], tf.string, name="prompt"), tf.TensorSpec([None], tf.int32, name="length"),
         tf.TensorSpec([None], tf.float32, name="temperature")])

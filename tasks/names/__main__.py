@@ -29,6 +29,8 @@ class Config(DistributionFlags):
     cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
     validation_fraction: float = flag(0.1, "names held out for validation")
     test_fraction: float = flag(0.1, "names held out for the test")
+    class_weights: str = flag("balanced", "classify: weight each name so every language counts the same in the loss "
+                                          "(balanced), or not at all (none)", choices=("balanced", "none"))
     # model
     cell: str = flag("gru", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
     num_layers: int = flag(1, "stacked recurrent layers")

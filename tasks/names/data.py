@@ -108,6 +108,15 @@ def split(names, seed, validation_fraction, test_fraction):
     return tuple(rng.permutation(np.concatenate(part)).astype(int) for part in parts)
 
 
+def char_lookup(chars):
+    """Characters -> the ids `char_ids` gives them, as a layer for the exports: "" 0, unknown 1, [START] 2, [END] 3,
+    then `chars` (a character lookup alone would number them from 2, two off what the model was trained on)."""
+    import keras
+
+    return keras.layers.StringLookup(vocabulary=[*MARKERS[2:], *chars], mask_token=MARKERS[0],
+                                     oov_token=MARKERS[1], num_oov_indices=1)
+
+
 def char_ids(texts, chars, *, markers):
     """Padded int32 ids [n, longest] of each text's characters (1 for unknown), wrapped in [START] ... [END] when
     `markers`."""
@@ -129,7 +138,7 @@ class NameGenerator:
 
         self.model, self.chars, self.languages = model, list(chars), list(languages)
         self.models = zoo.inference_models(model)
-        self.lookup = keras.layers.StringLookup(vocabulary=self.chars, mask_token="", num_oov_indices=1)
+        self.lookup = char_lookup(self.chars)
         self.language_lookup = keras.layers.StringLookup(vocabulary=self.languages, num_oov_indices=0)
         self.words = tf.constant([*MARKERS, *self.chars])
 

@@ -11,8 +11,8 @@ import tensorflow as tf
 import zoo
 from tasks.common.export import write_extras
 from tasks.common.reports import plot_confusion
-from tasks.common.training import finish_pipeline
-from tasks.names.data import MARKERS, NameGenerator, char_ids, load_names, split
+from tasks.common.training import balanced_sample_weights, finish_pipeline
+from tasks.names.data import MARKERS, NameGenerator, char_ids, char_lookup, load_names, split
 
 
 def train_classifier(cfg, run):
@@ -20,20 +20,29 @@ def train_classifier(cfg, run):
     names, (train, validation, test), chars, languages = _prepare(cfg, run)
     ids = char_ids(names.names, chars, markers=False)
     labels = np.array([languages.index(x) for x in names.languages], np.int32)
+    if cfg.class_weights == "balanced":  # training and validation loss alike, so early stopping judges the same loss
+        weights = np.zeros(len(labels), np.float32)
+        for part in (train, validation):
+            weights[part] = balanced_sample_weights(labels[part], len(languages))
+        print(f"class weights: balanced, {weights[train].min():.2f} to {weights[train].max():.2f} per name")
+        examples = lambda part: (ids[part], labels[part], weights[part])  # noqa: E731
+    else:
+        examples = lambda part: (ids[part], labels[part])  # noqa: E731
     model = _fit(cfg, run, lambda: zoo.build(
         "many_to_one", input="tokens", vocab_size=len(chars) + len(MARKERS), cell=cfg.cell, units=cfg.units,
         num_layers=cfg.num_layers, bidirectional=True, dropout=cfg.dropout, embedding_dim=cfg.embedding_dim,
-        num_outputs=len(languages)), (ids[train], labels[train]), (ids[validation], labels[validation]))
+        num_outputs=len(languages)), examples(train), examples(validation))
     if not run.is_chief:
         return run.worker_result()
     predicted = np.argmax(model.predict(ids[test], verbose=0), axis=-1)
-    recall = [float(np.mean(predicted[labels[test] == k] == k)) for k in range(len(languages))
-              if np.any(labels[test] == k)]
+    recall = {language: float(np.mean(predicted[labels[test] == k] == k)) for k, language in enumerate(languages)
+              if np.any(labels[test] == k)}
     confusion = tf.math.confusion_matrix(labels[test], predicted, num_classes=len(languages)).numpy().tolist()
     test_metrics = {"names": int(len(test)), "accuracy": float(np.mean(predicted == labels[test])),
-                    "balanced_accuracy": float(np.mean(recall)), "confusion_matrix": confusion}
+                    "balanced_accuracy": float(np.mean(list(recall.values()))), "recall_by_language": recall,
+                    "confusion_matrix": confusion}
     plot_confusion(confusion, languages, run.figure("confusion_matrix.png"), f"test names{run.marker}")
-    lookup = keras.layers.StringLookup(vocabulary=chars, mask_token="", num_oov_indices=1)
+    lookup = char_lookup(chars)
     words = tf.constant(languages)
 
     def classify(name):
@@ -47,8 +56,11 @@ def train_classifier(cfg, run):
         {"languages": languages, "test": test_metrics},
         export=lambda folder, extras: _export(folder, extras, model, [lookup], classify,
                                               [tf.TensorSpec([None], tf.string, name="name")]),
+        config={"characters": chars, "languages": languages},
         summary=[f"test{run.marker}: accuracy {test_metrics['accuracy']:.4f}, balanced accuracy (mean recall over "
-                 f"languages) {test_metrics['balanced_accuracy']:.4f} ({len(test)} names)"])
+                 f"languages) {test_metrics['balanced_accuracy']:.4f} ({len(test)} names)",
+                 "  recall by language: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(recall.items(),
+                                                                                     key=lambda kv: kv[1]))])
 
 
 def train_generator(cfg, run):
@@ -82,6 +94,7 @@ def train_generator(cfg, run):
         export=lambda folder, extras: _export(
             folder, extras, model, [generator.models["encode"], generator.models["decode_step"], generator.lookup,
                                     generator.language_lookup], generator.generate, signature),
+        config={"characters": chars, "languages": languages},
         summary=[*(f"  {language}: {', '.join(found)}" for language, found in samples.items()),
                  f"test{run.marker}: {nats:.4f} nats per character ({len(test)} names)"])
 
@@ -104,7 +117,7 @@ def _fit(cfg, run, build, train_data, validation_data):
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
-    train_ds = tf.data.Dataset.from_tensor_slices(train_data).shuffle(
+    train_ds = tf.data.Dataset.from_tensor_slices(train_data).shuffle(  # (inputs, targets[, sample weights])
         len(train_data[1]), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
     val_ds = tf.data.Dataset.from_tensor_slices(validation_data).batch(cfg.batch_size)
     return run.fit(model, finish_pipeline(train_ds, autotune=cfg.autotune),

@@ -78,6 +78,7 @@ def train(cfg):
 
     import zoo
     from tasks.common.reports import binary_metrics, plot_confusion
+    from tasks.common.text import read_vocabulary, write_vocabulary
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.serving import write_export
 
@@ -88,11 +89,11 @@ def train(cfg):
              marker="OFFLINE GENERATED DATA, NOT IMDB")
     vocabulary_file = run.dir / "vocabulary.txt"
     if run.resuming and vocabulary_file.exists():  # the same ids as the interrupted run
-        vectorizer = make_vectorizer(cfg.vocab_size, vocabulary_file.read_text(encoding="utf-8").splitlines()[2:])
+        vectorizer = make_vectorizer(cfg.vocab_size, read_vocabulary(vocabulary_file))
     else:
         vectorizer = make_vectorizer(cfg.vocab_size)
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices(splits.train[0]).batch(1024))  # training texts only
-        vocabulary_file.write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+        write_vocabulary(vocabulary_file, vectorizer)
     train_ds = make_dataset(splits.train, vectorizer, cfg, training=True)
     val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False)
 

@@ -147,6 +147,7 @@ def _as_lists(dataset):
 # ---- tokenization and pipelines -------------------------------------------------------------------------------
 
 
+@keras.saving.register_keras_serializable(package="tasks.sentiment")
 def standardize(text):
     """Lowercase, strip HTML tags such as <br />, keep letters, digits and apostrophes ("don't" stays one word)."""
     text = tf.strings.lower(text, encoding="utf-8")
@@ -154,10 +155,12 @@ def standardize(text):
     return tf.strings.regex_replace(text, r"[^\pL\pN']+", " ")
 
 
-def make_vectorizer(vocab_size, vocabulary=None):
-    """A TextVectorization giving ragged int ids (0 = padding, 1 = out-of-vocabulary)."""
-    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
-                                             vocabulary=vocabulary)
+def make_vectorizer(vocab_size, vocabulary=None, *, ragged=True):
+    """A TextVectorization giving int ids (0 = padding, 1 = out-of-vocabulary): ragged for the data pipelines, dense
+    (padded to the longest text of a batch) inside a model. `vocabulary`: the words, as `text.read_vocabulary`
+    gives them."""
+    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=ragged,
+                                          vocabulary=vocabulary)
 
 
 def token_ids(vectorizer, texts, max_length):

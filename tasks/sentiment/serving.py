@@ -15,12 +15,25 @@ from tasks.common.serving_shapes import (
     text_warmup_requests,
     write_warmup_requests,
 )
-from tasks.sentiment.data import LABEL_NAMES, token_ids
+from tasks.common.text import FirstSteps
+from tasks.sentiment.data import LABEL_NAMES, make_vectorizer, token_ids
+
+
+def text_model(network, vectorizer, max_length):
+    """The trained network with its preprocessing inside: strings [batch] -> probability of positive [batch, 1].
+    What `model.keras` holds, so `keras.models.load_model(...)(tf.constant(["a fine film"]))` needs nothing else:
+    the vocabulary and the standardization travel in the file."""
+    words = vectorizer.get_vocabulary(include_special_tokens=False)
+    text = keras.Input(shape=(), dtype="string", name="text")
+    ids = make_vectorizer(len(words) + 2, words, ragged=False)(text)
+    logits = network(FirstSteps(max_length, name="first_steps")(ids))
+    return keras.Model(text, keras.layers.Activation("sigmoid", name="probability")(logits), name="sentiment")
 
 
 def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras, compiled=True):
     """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
-    `directory/assets.extra/`, with the trained model as `model.keras` and the warm-up requests.
+    `directory/assets.extra/`, with the trained network and its preprocessing as `model.keras` (raw strings in:
+    `text_model`) and the warm-up requests.
 
     Reviews are padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
     XLA-compiled network sees a fixed set of shapes. (`compiled=False`: the network as plain TensorFlow on the
@@ -42,8 +55,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
-    model.save(extra / "model.keras")
-    (extra / "vocabulary.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+    text_model(model, vectorizer, max_length).save(extra / "model.keras")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
     if compiled:
         write_warmup_requests(extra / WARMUP_FILE, text_warmup_requests(lengths))

@@ -85,9 +85,10 @@ def train(cfg):
     import tensorflow as tf
 
     import zoo
+    from tasks.common.text import read_vocabulary, write_vocabulary
     from tasks.translation.data import load_splits, make_dataset, make_vectorizer
     from tasks.translation.evaluation import plot_attention, score_translations
-    from tasks.translation.serving import Translator, read_vocabulary, translate_texts, write_export
+    from tasks.translation.serving import Translator, translate_texts, write_export
 
     # Data: validation and test are held out by target sentence; the test split is used once, at the end.
     splits = load_splits(cfg)
@@ -103,7 +104,7 @@ def train(cfg):
             vectorizers[side] = make_vectorizer(size)
             texts = [pair[index] for pair in splits.train]  # training pairs only
             vectorizers[side].adapt(tf.data.Dataset.from_tensor_slices(texts).batch(2048))
-            vocabulary_file.write_text("\n".join(vectorizers[side].get_vocabulary()) + "\n", encoding="utf-8")
+            write_vocabulary(vocabulary_file, vectorizers[side])
     train_ds = make_dataset(splits.train, vectorizers["source"], vectorizers["target"], cfg, training=True)
     val_ds = make_dataset(splits.validation, vectorizers["source"], vectorizers["target"], cfg, training=False)
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
+from tasks.common.text import read_vocabulary, write_vocabulary
 from tasks.translation.data import END, START, make_vectorizer, source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
 
@@ -83,13 +84,8 @@ def write_export(directory, translator, *, extras):
     extra.mkdir()
     translator.model.save(extra / "model.keras")
     for name, vectorizer in (("source", translator.source_vectorizer), ("target", translator.target_vectorizer)):
-        (extra / f"{name}_vocabulary.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+        write_vocabulary(extra / f"{name}_vocabulary.txt", vectorizer)
     write_extras(extra, extras)
-
-
-def read_vocabulary(path):
-    """A saved vocabulary without the two entries TextVectorization adds itself (padding and [UNK])."""
-    return Path(path).read_text(encoding="utf-8").split("\n")[2:-1]
 
 
 def vectorizers_from_files(source_file, target_file):

@@ -178,3 +178,16 @@ def step_by_step_logits(model, data):
         states = {k: out[k] for k in states}
         logits.append(np.asarray(out["logits"]))
     return np.concatenate(logits, axis=1)
+
+
+def causal_step_logits(model, data):
+    """Logits from the causal many_to_many's step model, reading the sequence in two calls: the first half from zero
+    states, the rest from the states it returned."""
+    step = zoo.inference_models(model)["step"]
+    names = [name for name in step.input if name.startswith("state_")]
+    key = next(name for name in step.input if not name.startswith("state_"))  # "tokens" or "features"
+    x = data.inputs
+    half = x.shape[1] // 2
+    first = step({key: tf.constant(x[:, :half]), **{n: tf.zeros((x.shape[0], step.input[n].shape[-1])) for n in names}})
+    second = step({key: tf.constant(x[:, half:]), **{n: first[n] for n in names}})
+    return np.concatenate([np.asarray(first["logits"]), np.asarray(second["logits"])], axis=1)

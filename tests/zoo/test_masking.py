@@ -35,3 +35,17 @@ def test_mask_value_marks_padding_with_any_value():
 def test_bad_mask_value(config, message):
     with pytest.raises(ValueError, match=message):
         zoo.build("many_to_one", num_outputs=1, **config)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_step_model_keeps_each_rows_state_through_its_padding(cell):
+    """A batch of prompts of different lengths read in one call ends in the states each prompt reaches alone."""
+    model = zoo.build("many_to_many", input="tokens", vocab_size=10, embedding_dim=4, units=5, num_layers=2,
+                      cell=cell, num_outputs=10)
+    step = zoo.inference_models(model)["step"]
+    names = [name for name in step.input if name.startswith("state_")]
+    prompts = np.array([[3, 4, 5, 0, 0], [3, 4, 5, 6, 7]], np.int32)
+    batch = step({"tokens": prompts, **{n: np.zeros((2, 5), "float32") for n in names}})
+    alone = step({"tokens": prompts[:1, :3], **{n: np.zeros((1, 5), "float32") for n in names}})
+    for name in names:
+        np.testing.assert_allclose(np.asarray(batch[name])[0], np.asarray(alone[name])[0], atol=1e-6)

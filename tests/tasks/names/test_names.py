@@ -1,9 +1,12 @@
 """The names tasks: a surname's language (many-to-one) and surnames for a language (one-to-many), end to end with
 their exports, on a small TSV written here."""
 
+import json
 import random
 import types
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -48,9 +51,16 @@ def test_classify_names_end_to_end(names_file, tmp_path):
     assert 0 <= metrics["test"]["balanced_accuracy"] <= 1
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
     serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
-    out = serve(name=tf.constant(["Kamiro", "", "Xyz unknown"]))
+    names = ["Kamiro", "", "Xyz unknown", "Schberg"]
+    out = serve(name=tf.constant(names))
     np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1, atol=1e-5)
     assert {x.decode() for x in out["language"].numpy()} <= {"Alpha", "Beta", "Gamma"}
+    # The export reads characters with the ids the model was trained on.
+    model = keras.models.load_model(Path(metrics["export"]) / "assets.extra" / "model.keras")
+    chars = json.loads((Path(metrics["export"]) / "assets.extra" / "config.json").read_text())["characters"]
+    for name, probabilities in zip(names, out["probabilities"].numpy()):
+        expected = tf.nn.softmax(model(char_ids([name], chars, markers=False))).numpy()[0]
+        np.testing.assert_allclose(probabilities, expected, atol=1e-5)
 
 
 def test_generate_names_end_to_end(names_file, tmp_path):
