@@ -22,15 +22,16 @@ class Generator:
 
     def __init__(self, model, chars):
         self.model, self.chars = model, list(chars)
-        self.step_model = zoo.inference_models(model)["step"]  # any batch size, also for a stateful (TBPTT) model
-        self.state_names = [name for name in self.step_model.input if name.startswith("state_")]
+        # Any batch size, also for a stateful (TBPTT) model: `read` for the prompts, `step` for each new character.
+        self.models = zoo.inference_models(model)
+        self.state_names = [name for name in self.models["step"].input if name.startswith("state_")]
         self.lookup = keras.layers.StringLookup(vocabulary=list(chars), mask_token="", num_oov_indices=1)
         self.words = tf.constant([*RESERVED, *chars])
 
-    def read(self, ids, states):
+    def run(self, model, ids, states):
         """ids int [batch, steps] (0 after a row's end) -> (logits [batch, steps, vocab], the states after each
         row's last character)."""
-        out = self.step_model({"tokens": ids, **states}, training=False)
+        out = self.models[model]({"tokens": ids, **states}, training=False)
         return out["logits"], {name: out[name] for name in self.state_names}
 
     def generate(self, prompt, length, temperature):
@@ -45,8 +46,8 @@ class Generator:
 
         # Read every prompt in one call from zero states: padding steps leave a row's state as it was, and the
         # next character comes from the logits at the row's last character.
-        zeros = {name: tf.zeros([batch, self.step_model.input[name].shape[-1]]) for name in self.state_names}
-        prompt_logits, states = self.read(ids, zeros)
+        zeros = {name: tf.zeros([batch, self.models["read"].input[name].shape[-1]]) for name in self.state_names}
+        prompt_logits, states = self.run("read", ids, zeros)
         logits = tf.gather(prompt_logits, prompt_lengths - 1, batch_dims=1)
 
         # Sample `max(length)` characters, each fed back in.
@@ -54,7 +55,7 @@ class Generator:
             scaled = logits / tf.maximum(temperature, 1e-6)[:, None]
             drawn = tf.random.categorical(scaled, 1, dtype=tf.int32)[:, 0]
             next_ids = tf.where(temperature > 0, drawn, tf.argmax(logits, axis=-1, output_type=tf.int32))
-            step_logits, states = self.read(next_ids[:, None], states)
+            step_logits, states = self.run("step", next_ids[:, None], states)
             logits = step_logits[:, -1]
             return t + 1, states, logits, out.write(t, next_ids)
 
@@ -85,7 +86,7 @@ def write_export(directory, generator, *, extras):
     """`serving_default`: `prompt` [batch] strings, `length` [batch] int32, `temperature` [batch] float32 ->
     `text` and `continuation` [batch]. `extras` and the model (`model.keras`) go to `assets.extra/`."""
     archive = keras.export.ExportArchive()
-    for tracked in (generator.model, generator.step_model, generator.lookup):
+    for tracked in (generator.model, *generator.models.values(), generator.lookup):
         archive.track(tracked)
     archive.add_endpoint("serving_default", generator.generate, input_signature=[
         tf.TensorSpec([None], tf.string, name="prompt"), tf.TensorSpec([None], tf.int32, name="length"),

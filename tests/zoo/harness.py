@@ -181,13 +181,17 @@ def step_by_step_logits(model, data):
 
 
 def causal_step_logits(model, data):
-    """Logits from the causal many_to_many's step model, reading the sequence in two calls: the first half from zero
-    states, the rest from the states it returned."""
-    step = zoo.inference_models(model)["step"]
-    names = [name for name in step.input if name.startswith("state_")]
-    key = next(name for name in step.input if not name.startswith("state_"))  # "tokens" or "features"
+    """Logits from the causal many_to_many's step models: `read` takes the first half from zero states, `step` the
+    rest one step at a time from the states returned."""
+    models = zoo.inference_models(model)
+    read, step = models["read"], models["step"]
+    names = [name for name in read.input if name.startswith("state_")]
+    key = next(name for name in read.input if not name.startswith("state_"))  # "tokens" or "features"
     x = data.inputs
     half = x.shape[1] // 2
-    first = step({key: tf.constant(x[:, :half]), **{n: tf.zeros((x.shape[0], step.input[n].shape[-1])) for n in names}})
-    second = step({key: tf.constant(x[:, half:]), **{n: first[n] for n in names}})
-    return np.concatenate([np.asarray(first["logits"]), np.asarray(second["logits"])], axis=1)
+    out = read({key: tf.constant(x[:, :half]), **{n: tf.zeros((x.shape[0], read.input[n].shape[-1])) for n in names}})
+    logits = [np.asarray(out["logits"])]
+    for t in range(half, x.shape[1]):  # the rest one step at a time
+        out = step({key: tf.constant(x[:, t:t + 1]), **{n: out[n] for n in names}})
+        logits.append(np.asarray(out["logits"]))
+    return np.concatenate(logits, axis=1)

@@ -42,7 +42,7 @@ def test_the_step_model_keeps_each_rows_state_through_its_padding(cell):
     """A batch of prompts of different lengths read in one call ends in the states each prompt reaches alone."""
     model = zoo.build("many_to_many", input="tokens", vocab_size=10, embedding_dim=4, units=5, num_layers=2,
                       cell=cell, num_outputs=10)
-    step = zoo.inference_models(model)["step"]
+    step = zoo.inference_models(model)["read"]
     names = [name for name in step.input if name.startswith("state_")]
     prompts = np.array([[3, 4, 5, 0, 0], [3, 4, 5, 6, 7]], np.int32)
     batch = step({"tokens": prompts, **{n: np.zeros((2, 5), "float32") for n in names}})
