@@ -22,9 +22,9 @@ def build(name, **config):
 
     Common arguments (all keyword-only):
       input: 'tokens' | 'features' | 'frames' (sequence patterns) or 'features' (a vector, for one_to_*), with
-        vocab_size / embedding_dim, feature_dim, or frame_shape=(h, w, c) / frame_filters /
-        frame_pooling ('average' or 'flatten', which keeps positions); sequence_length and
-        batch_size to fix those dimensions.
+        vocab_size / embedding_dim, feature_dim (and mask_value: features steps all equal to it are padding;
+        none by default), or frame_shape=(h, w, c) / frame_filters / frame_pooling ('average' or 'flatten',
+        which keeps positions); sequence_length and batch_size to fix those dimensions.
       cell: 'simple_rnn' | 'lstm' | 'gru'; units; num_layers; bidirectional and merge_mode; dropout;
         recurrent_dropout; activation: 'tanh' | 'relu' | 'sigmoid'; stateful (with batch_size) for truncated BPTT.
     Pattern arguments: num_outputs and output_activation (one_to_one, one_to_many, many_to_one, many_to_many);

@@ -1,8 +1,9 @@
 """Character generation one step at a time, as a graph loop, and the exported `generate(prompt, length,
 temperature) -> text` SavedModel.
 
-It runs the zoo's step model of the trained language model (`zoo.inference_models(model)["step"]`: characters and
-states in, logits and the next states out), so generation and training share every weight.
+It runs the zoo's step models of the trained language model (`zoo.inference_models(model)`: `read` takes the
+prompts in one call, `step` one character at a time; characters and states in, logits and the next states out), so
+generation and training share every weight.
 """
 
 import json
