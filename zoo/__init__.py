@@ -5,8 +5,12 @@
                   cell="lstm", units=64, bidirectional=True, num_layers=2)
 """
 
-from zoo.model import ZooModel
-from zoo.registry import PATTERNS, get_pattern, split_config
+from zoo.quiet import import_tensorflow
+
+import_tensorflow()  # before Keras loads it, without TensorFlow's start-up lines on stderr (zoo/quiet.py)
+
+from zoo.model import ZooModel  # noqa: E402
+from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "ZooModel"]
 

@@ -137,7 +137,7 @@ def _place(cfg):
         kind = "multi-worker"
     if kind == "multi-worker":
         cluster = _checked_cluster()  # checked before TensorFlow starts, so a mistake is one clean line
-    from tasks.common.quiet import import_tensorflow
+    from zoo.quiet import import_tensorflow
 
     tf = import_tensorflow()
 

@@ -215,7 +215,7 @@ def main(argv=None):
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     port = check(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
-    from tasks.common.quiet import import_tensorflow
+    from zoo.quiet import import_tensorflow
 
     import_tensorflow()  # before anything else loads it: without its start-up lines on stderr
     app, _ = build_app(args)
