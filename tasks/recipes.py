@@ -51,11 +51,10 @@ def translation_sample(folder, rows):
 
 
 def forecasting_sample(folder, rows):
-    from tasks.forecasting.data import generated_series
+    from tasks.forecasting.data import generated_csv
 
-    series = generated_series(seed=1, days=rows)
-    return _lines(folder, "series.csv", "date,value",
-                  [f"{time},{value:.3f}" for time, value in zip(series.times, series.values[:, 0])])
+    header, *lines = generated_csv(seed=1, days=rows).splitlines()
+    return _lines(folder, "series.csv", header, lines)
 
 
 def generation_sample(folder, rows):

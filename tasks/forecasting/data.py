@@ -1,8 +1,7 @@
-"""Forecasting data: a CSV with a time column and numeric value columns (the Melbourne daily minimum temperatures by
-default, from their public URL), or a generated seasonal series; chronological splits, normalization fitted on the
-training part only, and (window, next values) pairs."""
+"""Forecasting data: a CSV with a time and value columns (the Melbourne daily minimum temperatures by default, from
+their public URL), or a generated seasonal series; the step length and season read from the time; chronological
+splits; and windows of parsed rows with the values that follow them."""
 
-import csv
 import datetime
 from dataclasses import dataclass
 
@@ -12,100 +11,34 @@ import tensorflow as tf
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
-from tasks.common.tables import read_text_file
 from tasks.common.training import finish_pipeline
+from tasks.forecasting.preparation import hours_since_epoch, time_fields
+from tasks.forecasting.table import read_table, table_from_text
 
 TEMPERATURES_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/daily-min-temperatures.csv"
 TEMPERATURES_HOST = "raw.githubusercontent.com"
 GENERATED_NAME = "offline-generated seasonal series (NOT real data: built-in stand-in)"
-TIME_COLUMNS = ("date", "time", "month", "timestamp", "datetime", "day", "year")
 
 
-@dataclass
-class Series:
-    times: list  # the time column's text, one per row
-    values: np.ndarray  # float32 [rows, features]
-    columns: list  # feature names; the target is one of them
-    target: int  # index of the predicted column
-    season: int  # steps per season for the seasonal naive baseline (0: none)
-    source: str
-    offline: bool = False
-
-
-def load_series(cfg):
-    """The series `cfg` (data, dataset, target, season, seed) asks for."""
+def load_table(cfg):
+    """The table `cfg` (data, dataset, cache_dir, seed) asks for."""
     if cfg.data:
-        series = read_series(cfg.data, cfg.target)
-    elif cfg.dataset == "generated":
-        series = generated_series(cfg.seed)
-    else:
+        return read_table(cfg.data)
+    if cfg.dataset != "generated":
         path = _download_temperatures(cfg.cache_dir, explicit=cfg.dataset == "temperatures")
-        if path is None:
-            announce_stand_in("the temperature series", "temperatures", GENERATED_NAME, "a local CSV")
-            series = generated_series(cfg.seed)
-        else:
-            series = read_series(path, cfg.target)
-            series.source = "daily minimum temperatures, Melbourne 1981-1990"
-    if cfg.season:
-        series.season = cfg.season
-    return series
+        if path is not None:
+            table = read_table(path)
+            table.source = "daily minimum temperatures, Melbourne 1981-1990"
+            return table
+        announce_stand_in("the temperature series", "temperatures", GENERATED_NAME, "a local CSV")
+    table = table_from_text(generated_csv(cfg.seed), GENERATED_NAME)
+    table.offline = True
+    return table
 
 
-def read_series(path, target=None):
-    """A CSV with a header: a time column (by name, or the first non-numeric one) and numeric value columns."""
-    rows = list(csv.reader(line for line in read_text_file(path).splitlines() if line.strip()))
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    if not body:
-        raise UserError(f"{path} has a header but no rows.")
-    numeric = [i for i in range(len(header)) if all(_is_number(row[i]) for row in body if len(row) > i)]
-    if not numeric:
-        raise UserError(f"{path} has no numeric column (columns: {header}); it needs at least one column of values.")
-    short = next((n for n, row in enumerate(body, start=2) if len(row) < len(header)), None)
-    if short:
-        raise UserError(f"{path} line {short} has fewer fields than the header ({len(header)}).")
-    time_col = next((i for i, h in enumerate(header) if h.lower() in TIME_COLUMNS), None)
-    if time_col is None:
-        time_col = next((i for i in range(len(header)) if i not in numeric), None)
-    features = [i for i in numeric if i != time_col]
-    if target is None:
-        target_col = features[-1]
-    elif target in header and header.index(target) in features:
-        target_col = header.index(target)
-    else:
-        raise UserError(f"--target {target!r} is not a numeric column of {path}; choose one of "
-                        f"{[header[i] for i in features]}.")
-    values = np.array([[float(row[i]) for i in features] for row in body], np.float32)
-    times = [row[time_col] for row in body] if time_col is not None else [str(i) for i in range(len(body))]
-    return Series(times, values, [header[i] for i in features], features.index(target_col), infer_season(times),
-                  f"file {path}")
-
-
-def _is_number(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def infer_season(times):
-    """Steps per year for daily (365) or monthly (12) data, per day for hourly (24); 0 when the spacing is unknown."""
-    parsed = []
-    for text in times[:50]:
-        for fmt in ("%Y-%m-%d", "%Y-%m", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y %H:%M:%S"):
-            try:
-                parsed.append(datetime.datetime.strptime(text.strip(), fmt))
-                break
-            except ValueError:
-                continue
-    if len(parsed) < 2:
-        return 0
-    gap = np.median([(b - a).total_seconds() for a, b in zip(parsed, parsed[1:])]) / 3600
-    return {24: 365, 1: 24}.get(round(gap)) or (12 if 27 * 24 <= gap <= 32 * 24 else 0)
-
-
-def generated_series(seed, days=3650):
-    """Ten years of a daily series with a yearly cycle, a weak weekly cycle, a slow trend and autocorrelated noise."""
+def generated_csv(seed, days=3650):
+    """Ten years of a daily series (CSV text, `date,value`) with a yearly cycle, a weak weekly cycle, a slow trend
+    and autocorrelated noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(days)
     noise = np.zeros(days)
@@ -113,8 +46,35 @@ def generated_series(seed, days=3650):
         noise[i] = 0.7 * noise[i - 1] + rng.normal(0, 1.2)
     values = 11 + 4 * np.sin(2 * np.pi * t / 365.25) + 0.5 * np.sin(2 * np.pi * t / 7) + 0.0004 * t + noise
     start = datetime.date(2000, 1, 1)
-    times = [(start + datetime.timedelta(days=int(d))).isoformat() for d in t]
-    return Series(times, values[:, None].astype(np.float32), ["value"], 0, 365, GENERATED_NAME, offline=True)
+    return "date,value\n" + "".join(f"{start + datetime.timedelta(days=int(d))},{v:.3f}\n" for d, v in zip(t, values))
+
+
+def step_hours(table, columns):
+    """The typical (median) hours between rows, from the time; None without a readable time."""
+    if not columns.time_order:
+        return None
+    raw = {c: tf.constant(table.cells[c]) for c in columns.time}
+    hours = np.asarray(hours_since_epoch(time_fields(raw, columns.time, columns.time_order)))
+    gaps = np.diff(hours)
+    gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
+    return float(np.median(gaps)) if len(gaps) else None
+
+
+def season_of(hours):
+    """Steps per season for the seasonal naive baseline: a year of daily (365) or monthly (12) rows, a week of daily
+    rows is not used (the yearly cycle is the stronger one in the classic series), a day of hourly rows (24)."""
+    if hours is None:
+        return 0
+    if 27 * 24 <= hours <= 32 * 24:
+        return 12
+    return {24: 365, 1: 24, 24 * 7: 52}.get(round(hours), 0)
+
+
+def times_of(table, columns):
+    """One label per row for plots and predictions: the time as written, or the row number."""
+    if not columns.time:
+        return [str(i) for i in range(table.rows)]
+    return [" ".join(cells) for cells in zip(*(table.cells[c] for c in columns.time))]
 
 
 def _download_temperatures(cache_dir, *, explicit):
@@ -144,13 +104,19 @@ def chronological_splits(rows, validation_fraction, test_fraction, lookback, hor
     return train, Split(train.stop, train.stop + n_val), Split(rows - n_test, rows)
 
 
-def windows(values, target, split, lookback, horizon):
-    """(inputs [n, lookback, features], targets [n, horizon]) whose targets all lie inside `split`."""
-    first = max(split.start, lookback)
-    starts = np.arange(first, split.stop - horizon + 1)  # index of each window's first target step
-    inputs = np.stack([values[s - lookback:s] for s in starts])
-    targets = np.stack([values[s:s + horizon, target] for s in starts])
-    return inputs.astype(np.float32), targets.astype(np.float32)
+def windows(parsed, split, lookback, horizon, targets):
+    """The windows whose targets all lie inside `split` and are all known.
+
+    parsed: {name: [rows, ...]} (Preparation.parse of the whole series); the first `targets` numeric columns are
+    the targets. Returns (inputs {name: [n, lookback, ...]}, future [n, horizon, targets] in the original units,
+    starts [n] (the row of each window's first target), how many windows were left out for a missing target).
+    """
+    starts = np.arange(max(split.start, lookback), split.stop - horizon + 1)
+    future = parsed["numbers"][starts[:, None] + np.arange(horizon), :targets]
+    keep = ~np.isnan(future).any(axis=(1, 2))
+    starts = starts[keep]
+    inputs = {name: values[starts[:, None] + np.arange(-lookback, 0)] for name, values in parsed.items()}
+    return inputs, future[keep], starts, int((~keep).sum())
 
 
 def make_dataset(inputs, targets, *, batch_size, seed, training, autotune=False):

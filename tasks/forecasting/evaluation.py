@@ -11,16 +11,19 @@ def errors(forecast, truth):
     return {"mae": float(np.abs(difference).mean()), "rmse": float(np.sqrt((difference ** 2).mean()))}
 
 
-def baselines(target_values, first, count, horizon, season):
-    """Forecasts [count, horizon] of the naive methods for windows whose first target rows are first .. first+count-1:
+def baselines(target_values, starts, horizon, season):
+    """Forecasts [len(starts), horizon] of the naive methods for windows whose first target rows are `starts`:
     `last_value` repeats the last value seen; `seasonal_naive` takes the value one season before each target (when
-    the series has a season and enough history)."""
-    starts = np.arange(first, first + count)
-    out = {"last_value": np.repeat(target_values[starts - 1][:, None], horizon, axis=1)}
-    if season and first - season >= 0:
+    the series has a season and enough history). Missing values are carried forward first: a naive forecaster
+    repeats the last value it knows."""
+    known = np.asarray(target_values, np.float64)
+    index = np.where(np.isnan(known), 0, np.arange(len(known)))
+    known = known[np.maximum.accumulate(index)]  # carry forward (a leading gap stays NaN)
+    out = {"last_value": np.repeat(known[starts - 1][:, None], horizon, axis=1)}
+    if season and starts.min() - season >= 0:
         steps = starts[:, None] + np.arange(horizon)[None, :]
         # A target `season` or more steps ahead would need a value not yet seen: use the latest one a season back.
-        out["seasonal_naive"] = target_values[steps - season * (1 + np.arange(horizon)[None, :] // season)]
+        out["seasonal_naive"] = known[steps - season * (1 + np.arange(horizon)[None, :] // season)]
     return out
 
 

@@ -139,7 +139,9 @@ def train(cfg):
 
 
 def sample(args):
-    import tensorflow as tf
+    from zoo.quiet import import_tensorflow
+
+    tf = import_tensorflow()  # without its start-up lines on stderr
 
     from tasks.common.export import version_folder
 

@@ -1,6 +1,8 @@
-"""Forecasting: CSV parsing, chronological windows, targets as changes, baselines, the recipe end to end with an
-export that takes raw windows and answers in the original units, and every bad-input error."""
+"""Forecasting: reading messy CSVs (missing values, categories, split time columns), the preparation in the graph,
+chronological windows, targets as changes, baselines, the recipe end to end with an export that takes the rows as
+written and answers in the original units, and every bad-input error."""
 
+import datetime
 import json
 from pathlib import Path
 
@@ -10,14 +12,15 @@ import tensorflow as tf
 
 from tasks.common.cli import UserError
 from tasks.forecasting.__main__ import main
-from tasks.forecasting.data import chronological_splits, generated_series, infer_season, read_series, windows
+from tasks.forecasting.data import chronological_splits, generated_csv, season_of, step_hours, windows
 from tasks.forecasting.evaluation import baselines
-from tasks.forecasting.serving import change_targets, forecast_from_changes
+from tasks.forecasting.preparation import Preparation, calendar_features, fill_gaps, time_fields
+from tasks.forecasting.serving import change_targets, forecast_from_changes, signature_names
+from tasks.forecasting.table import plan_columns, read_table, table_from_text, time_order
 from tests.tasks.cli_errors import user_error
 
 pytestmark = pytest.mark.xdist_group("forecasting")
 TINY = ["--epochs", "3", "--units", "8", "--lookback", "14", "--batch-size", "128"]
-
 
 
 def write_csv(path, rows=400, columns=("humidity", "temp")):
@@ -31,88 +34,208 @@ def write_csv(path, rows=400, columns=("humidity", "temp")):
     return path
 
 
+def write_air_quality(path, hours=24 * 40, seed=0):
+    """Like the Beijing PM2.5 file: a row number, the time in four columns, a target with NA cells (one long gap),
+    numeric covariates, a wind-direction category, and a free-text column."""
+    rng = np.random.default_rng(seed)
+    lines, pm = ["No,year,month,day,hour,pm2.5,DEWP,TEMP,cbwd,Iws,station note"], 80.0
+    start = datetime.datetime(2010, 1, 1)
+    for i in range(hours):
+        t = start + datetime.timedelta(hours=i)
+        wind = ["NE", "NW", "SE", "cv"][(i // 37) % 4]
+        pm = max(0.0, 0.9 * pm + 8 + (12 if wind == "SE" else -5) + rng.normal(0, 5))
+        cell = "NA" if rng.random() < 0.05 or 300 < i < 320 else f"{pm:.0f}"
+        temp = 10 * np.sin(2 * np.pi * i / 24) + rng.normal()
+        lines.append(f"{i + 1},{t.year},{t.month},{t.day},{t.hour},{cell},{temp / 2 - 10:.0f},{temp:.1f},{wind},"
+                     f"{rng.random() * 10:.2f},reading {i}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_read_series_finds_the_time_and_value_columns(tmp_path):
-    series = read_series(write_csv(tmp_path / "s.csv"), "temp")
-    assert series.columns == ["humidity", "temp"] and series.target == 1 and series.values.shape == (400, 2)
-    assert series.season == 365 and series.times[0] == "2001-01-01"
-    assert infer_season(["1949-01", "1949-02", "1949-03"]) == 12
+    table = read_table(write_csv(tmp_path / "s.csv"))
+    columns = plan_columns(table, "temp")
+    assert columns.targets == ["temp"] and columns.numeric == ["temp", "humidity"] and columns.time == ["date"]
+    assert columns.time_order == "ymd" and season_of(step_hours(table, columns)) == 365
+    assert time_order(["1949-01", "1949-02"]) == "ym" and time_order(["01.01.2009 00:10:00"]) == "dmyhis"
+    assert season_of(step_hours(table_from_text("month,v\n1949-01,1\n1949-02,2\n1949-03,3\n", "x"),
+                                plan_columns(table_from_text("month,v\n1949-01,1\n1949-02,2\n", "x")))) == 12
 
 
-def test_windows_never_put_one_target_in_two_parts():
-    values = np.arange(100, dtype=np.float32)[:, None]
+def test_a_messy_table_gets_every_column_a_role_and_says_so(tmp_path):
+    table = read_table(write_air_quality(tmp_path / "air.csv"))
+    columns = plan_columns(table, "pm2.5")
+    assert columns.time == ["year", "month", "day", "hour"] and columns.time_order == "ymdh"
+    assert columns.targets == ["pm2.5"] and columns.numeric == ["pm2.5", "DEWP", "TEMP", "Iws"]
+    assert columns.categorical == ["cbwd"] and step_hours(table, columns) == 1
+    notes = "\n".join(columns.notes)
+    for said in ("from the columns year, month, day, hour", "No (a row number)", "cbwd (one-hot, 4 values)",
+                 "station note (text with 960 distinct values)", "pm2.5 "):
+        assert said in notes
+    chosen = plan_columns(table, "pm2.5,TEMP", inputs="cbwd")
+    assert chosen.targets == ["pm2.5", "TEMP"] and chosen.numeric == ["pm2.5", "TEMP"]
+    assert chosen.categorical == ["cbwd"] and "DEWP (not in --inputs)" in "".join(chosen.notes)
+    assert plan_columns(table, "TEMP", inputs="none").numeric == ["TEMP"]
+
+
+def test_fill_gaps_stays_inside_each_window():
+    x = np.array([[np.nan, 1, np.nan, np.nan, 4, np.nan], [np.nan] * 6, [2, 2, 2, 2, 2, 2]], np.float32)[..., None]
+    filled = fill_gaps(tf.constant(x)).numpy()[..., 0]
+    np.testing.assert_allclose(filled, [[1, 1, 2, 3, 4, 4], [0] * 6, [2] * 6])  # nearest at the ends, linear inside
+    # The same window in a longer batch, and a window of one step, are filled the same way.
+    np.testing.assert_allclose(fill_gaps(tf.constant(np.repeat(x[:1], 5, 0))).numpy()[3, :, 0], filled[0])
+    np.testing.assert_allclose(fill_gaps(tf.constant([[[np.nan]]], tf.float32)).numpy(), [[[0]]])
+
+
+def test_calendar_features_agree_with_python_datetime():
+    rng = np.random.default_rng(0)
+    moments = [datetime.datetime(1900, 1, 1) + datetime.timedelta(hours=int(h)) for h in rng.integers(0, 1.3e6, 50)]
+    cells = tf.constant([[m.strftime("%Y-%m-%d %H:%M:%S") for m in moments]])
+    features = calendar_features(time_fields({"t": cells}, ["t"], "ymdhis"), ["hour", "day_of_week", "day_of_year"])
+    for m, row in zip(moments, features.numpy()[0]):
+        day_of_year = (m - datetime.datetime(m.year, 1, 1)).total_seconds() / 86400
+        angles = [m.hour / 24, ((m.weekday() - 3) % 7 + m.hour / 24) / 7, day_of_year / 365.25]
+        expected = [f(2 * np.pi * a) for a in angles for f in (np.sin, np.cos)]
+        np.testing.assert_allclose(row, expected, atol=1e-4)
+    unreadable = calendar_features(time_fields({"t": tf.constant(["NA", "2001-02-03"])}, ["t"], "ymd"), ["hour"])
+    assert np.isnan(unreadable.numpy()[0]).all() and not np.isnan(unreadable.numpy()[1]).any()
+
+
+def test_preparation_scales_fills_and_one_hots_from_the_training_rows(tmp_path):
+    table = table_from_text("date,v,kind\n2001-01-01,1,a\n2001-01-02,NA,b\n2001-01-03,3,a\n2001-01-04,100,zz\n"
+                            "2001-01-05,,\n", "x")
+    columns = plan_columns(table, "v")
+    prep = Preparation.fit(table, columns, slice(0, 3))
+    np.testing.assert_allclose([prep.mean[0], prep.std[0]], [2, 1])  # rows 0-2, the missing one skipped
+    assert prep.vocabularies == {"kind": ["a", "b"]}
+    parsed = prep.parse({c: tf.constant([table.cells[c]]) for c in prep.raw})
+    features = prep.features(parsed).numpy()[0]
+    np.testing.assert_allclose(features[:, 0], [-1, 0, 1, 98, 98])  # the gap linear, the end from the last value
+    np.testing.assert_array_equal(features[:, 1:], [[0, 1, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0], [1, 0, 0]])
+    again = Preparation.from_json(json.loads(json.dumps(prep.to_json())))
+    np.testing.assert_allclose(again.features(again.parse({c: tf.constant([table.cells[c]]) for c in prep.raw})),
+                               features[None])
+    assert signature_names(["pm2.5", "2nd", "pm2_5", "a b"]) == {"pm2.5": "pm2_5", "2nd": "c_2nd", "pm2_5": "pm2_5_",
+                                                                  "a b": "a_b"}
+
+
+def test_windows_never_put_one_target_in_two_parts_and_skip_missing_targets():
+    values = np.arange(100, dtype=np.float32)
+    values[90] = np.nan
+    parsed = {"numbers": values[:, None]}
     parts = chronological_splits(100, 0.2, 0.2, lookback=5, horizon=3)
-    targets = [windows(values, 0, part, 5, 3)[1] for part in parts]
-    seen = [set(t.ravel().tolist()) for t in targets]
+    found = [windows(parsed, part, 5, 3, 1) for part in parts]
+    seen = [set(future.ravel().tolist()) for _, future, _, _ in found]
     assert not (seen[0] & seen[1]) and not (seen[1] & seen[2]) and max(seen[2]) == 99
-    x, y = windows(values, 0, parts[2], 5, 3)
-    np.testing.assert_array_equal(x[0, :, 0], np.arange(75, 80)) and np.testing.assert_array_equal(y[0], [80, 81, 82])
+    inputs, future, starts, left_out = found[2]
+    assert left_out == 3 and 90 not in starts and not np.isnan(future).any()  # windows whose targets hold row 90
+    np.testing.assert_array_equal(inputs["numbers"][0, :, 0], np.arange(75, 80))
+    np.testing.assert_array_equal(future[0, :, 0], [80, 81, 82])
 
 
 def test_change_targets_round_trip_to_the_values():
-    x = np.random.default_rng(0).normal(size=(4, 6, 2)).astype(np.float32)
-    y = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype(np.float32)
+    y = np.random.default_rng(1).normal(size=(4, 3, 2)).astype(np.float32)  # 3 steps ahead of 2 targets
     for per_step in (False, True):
-        changes = change_targets(x, y, 1, per_step)
-        assert changes.shape == ((4, 6, 3) if per_step else (4, 3))
-        np.testing.assert_allclose(forecast_from_changes(changes, x, 1, per_step), y, atol=1e-6)
-    per_step = change_targets(x, y, 1, True)
-    np.testing.assert_allclose(per_step[:, 2, 0], x[:, 3, 1] - x[:, 2, 1], atol=1e-6)  # step 2 predicts step 3
-    seasonal = change_targets(x, y, 1, False, season=4)  # each step against the value 4 steps before it
-    np.testing.assert_allclose(seasonal[:, 0], y[:, 0] - x[:, 2, 1], atol=1e-6)
-    np.testing.assert_allclose(seasonal[:, 2], y[:, 2] - x[:, 4, 1], atol=1e-6)
-    np.testing.assert_allclose(forecast_from_changes(seasonal, x, 1, False, season=4), y, atol=1e-6)
+        changes = change_targets(x, y, per_step)
+        assert changes.shape == ((4, 6, 6) if per_step else (4, 6))
+        np.testing.assert_allclose(forecast_from_changes(changes, x, 2, per_step), y, atol=1e-6)
+    per_step = change_targets(x, y, True).reshape(4, 6, 3, 2)
+    np.testing.assert_allclose(per_step[:, 2, 0], x[:, 3, :2] - x[:, 2, :2], atol=1e-6)  # step 2 predicts step 3
+    seasonal = change_targets(x, y, False, season=4).reshape(4, 3, 2)  # each step against the value 4 before it
+    np.testing.assert_allclose(seasonal[:, 0], y[:, 0] - x[:, 2, :2], atol=1e-6)
+    np.testing.assert_allclose(seasonal[:, 2], y[:, 2] - x[:, 4, :2], atol=1e-6)
+    np.testing.assert_allclose(forecast_from_changes(seasonal.reshape(4, 6), x, 2, False, season=4), y, atol=1e-6)
 
 
 def test_baselines():
     values = np.arange(50, dtype=np.float32)
-    naive = baselines(values, first=20, count=3, horizon=2, season=7)
+    naive = baselines(values, np.arange(20, 23), horizon=2, season=7)
     np.testing.assert_array_equal(naive["last_value"], [[19, 19], [20, 20], [21, 21]])
     np.testing.assert_array_equal(naive["seasonal_naive"], [[13, 14], [14, 15], [15, 16]])
+    values[[19, 13]] = np.nan  # a naive forecaster repeats the last value it knows
+    naive = baselines(values, np.arange(20, 21), horizon=2, season=7)
+    np.testing.assert_array_equal(naive["last_value"], [[18, 18]])
+    np.testing.assert_array_equal(naive["seasonal_naive"], [[12, 14]])
 
 
-def test_recipe_end_to_end_multivariate_with_a_horizon(tmp_path, capsys):
-    csv = write_csv(tmp_path / "s.csv")
-    metrics = main(["--data", str(csv), "--target", "temp", "--horizon", "3", "--season", "7",
-                    "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY])
-    export = Path(metrics["export"])
-    assert {"model", "last_value", "seasonal_naive"} <= set(metrics["test"])
-    assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
-    for name in ("model.keras", "normalization.json", "forecast.png", "metrics.json", "config.json"):
-        assert (export / "assets.extra" / name).exists()
-    # The export takes raw windows and answers in the original units: compare with the Keras model by hand.
+def served(export, table, rows):
+    """The export's answer for windows of raw cells ending at each of `rows`, as a client would send them."""
+    names = json.loads((Path(export) / "assets.extra" / "preparation.json").read_text())
+    lookback = json.loads((Path(export) / "assets.extra" / "config.json").read_text())["lookback"]
+    window = {name: tf.constant([table.cells[c][r - lookback:r] for r in rows]) for c, name in names["inputs"].items()}
+    answer = tf.saved_model.load(str(export)).signatures["serving_default"](**window)
+    return {t: answer[name].numpy() for t, name in names["outputs"].items()}, window
+
+
+def test_recipe_on_a_messy_multivariate_table_exports_the_whole_preparation(tmp_path, capsys):
     import keras
 
-    series = read_series(csv, "temp")
-    window = series.values[-14:][None]
-    served = tf.saved_model.load(str(export)).signatures["serving_default"](window=tf.constant(window))["forecast"]
-    norm = json.loads((export / "assets.extra" / "normalization.json").read_text())
-    mean, std = np.array(norm["mean"]), np.array(norm["std"])
-    scaled = (window - mean) / std
+    csv = write_air_quality(tmp_path / "air.csv")
+    metrics = main(["--data", str(csv), "--target", "pm2.5,TEMP", "--horizon", "3", "--calendar",
+                    "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY])
+    out = capsys.readouterr().out
+    assert "calendar: hour, day_of_week, day_of_year" in out and "left out for a missing target" in out
+    assert metrics["season"] == 24 and metrics["test"]["left_out_missing_target"] >= 0
+    for target in ("pm2.5", "TEMP"):
+        assert {"model", "last_value", "seasonal_naive"} <= set(metrics["test"][target])
+    assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
+    export = Path(metrics["export"])
+    for name in ("model.keras", "preparation.json", "forecast.png", "metrics.json", "config.json"):
+        assert (export / "assets.extra" / name).exists()
+
+    # The export takes the cells as written and answers what the recipe's own preparation and model answer.
+    table = read_table(csv)
+    rows = [100, 320, table.rows]  # the second window ends inside the long gap of the target
+    answer, window = served(export, table, rows)
+    assert set(answer) == {"pm2.5", "TEMP"} and answer["TEMP"].shape == (3, 3)
+    saved = json.loads((export / "assets.extra" / "preparation.json").read_text())
+    prep = Preparation.from_json(saved)
+    features = prep.features(prep.parse({c: window[name] for c, name in saved["inputs"].items()}))
     model = keras.models.load_model(export / "assets.extra" / "model.keras")
-    changes = np.asarray(model(scaled.astype(np.float32)))
-    expected = (scaled[:, -1, 1:2] + changes[:, -1]) * std[1] + mean[1]
-    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)
-    assert 10 < float(np.mean(served)) < 60  # degrees, not standard deviations
+    expected = prep.unscale(np.asarray(forecast_from_changes(model(features), features, 2, True)), [0, 1])
+    np.testing.assert_allclose(answer["pm2.5"], expected[..., 0], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(answer["TEMP"], expected[..., 1], rtol=1e-4, atol=1e-3)
+    assert -20 < float(np.mean(answer["TEMP"])) < 20 and np.isfinite(answer["pm2.5"]).all()
+
+    # A category never seen in training and missing cells are answered, not refused.
+    odd = dict(window)
+    odd["cbwd"] = tf.fill(tf.shape(window["cbwd"]), "SSW")
+    odd["pm2_5"] = tf.fill(tf.shape(window["pm2_5"]), "NA")
+    odd["hour"] = tf.fill(tf.shape(window["hour"]), "")
+    answer = tf.saved_model.load(str(export)).signatures["serving_default"](**odd)
+    assert all(np.isfinite(v.numpy()).all() for v in answer.values())
 
     capsys.readouterr()
     forecast = main(["predict", "--model", str(export.parent), "--data", str(csv)])
-    assert len(forecast) == 3 and json.loads(capsys.readouterr().out)["after"] == series.times[-1]
+    assert len(forecast["TEMP"]) == 3 and json.loads(capsys.readouterr().out)["after"] == "2010 2 9 23"
+
+
+def test_single_series_export_matches_the_keras_model(tmp_path):
+    csv = write_csv(tmp_path / "s.csv")
+    metrics = main(["--data", str(csv), "--target", "temp", "--season", "7", "--run-dir", str(tmp_path / "run"),
+                    "--export-dir", str(tmp_path / "exports"), *TINY])
+    table = read_table(csv)
+    answer, window = served(metrics["export"], table, [table.rows])
+    assert answer["temp"].shape == (1, 1) and 10 < float(answer["temp"][0, 0]) < 60  # degrees, not std deviations
+    assert set(window) == {"temp", "humidity"}  # no calendar asked: the time is not an input
+    assert {"model", "last_value", "seasonal_naive"} <= set(metrics["test"]["temp"])
 
 
 def test_seasonal_reference_export_matches_the_recipe(tmp_path):
     csv = write_csv(tmp_path / "s.csv", rows=300, columns=("temp",))
     metrics = main(["--data", str(csv), "--relative-to", "season", "--season", "7", "--horizon", "2",
                     "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY])
-    window = read_series(csv).values[-14:][None]
-    out = tf.saved_model.load(metrics["export"]).signatures["serving_default"](window=tf.constant(window))
-    assert out["forecast"].shape == (1, 2) and 10 < float(np.mean(out["forecast"])) < 50
+    table = read_table(csv)
+    answer, _ = served(metrics["export"], table, [table.rows])
+    assert answer["temp"].shape == (1, 2) and 10 < float(np.mean(answer["temp"])) < 50
 
 
 def test_offline_fallback_uses_the_generated_series(tmp_path, capsys):
     metrics = main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY,
                     "--epochs", "1"])
     assert metrics["offline_data"] is True and "could not be downloaded" in capsys.readouterr().out
-    assert generated_series(0).values.shape == (3650, 1)
+    assert generated_csv(0).count("\n") == 3651  # a header and ten years of days
 
 
 def run_error(argv, capsys):
@@ -123,9 +246,16 @@ def run_error(argv, capsys):
     ("date,city\n2001-01-01,Paris\n2001-01-02,Rome\n", [], "has no numeric column"),
     ("", [], "is empty"),
     ("date,temp\n", [], "has a header but no rows"),
-    (None, ["--target", "pressure"], "--target 'pressure' is not a numeric column"),
+    ("date,temp,temp\n2001-01-01,1,2\n", [], "names a column twice"),
+    (None, ["--target", "pressure"], "--target 'pressure' is not a column of"),
+    (None, ["--target", "date"], "--target 'date' is not a numeric column"),
+    (None, ["--inputs", "wind"], "--inputs 'wind' is not a column of"),
     (None, ["--lookback", "300"], "too short for --lookback 300"),
     (None, ["--relative-to", "season", "--season", "30"], "--relative-to season needs --horizon <= season <= "),
+    ("step,value\n" + "".join(f"{i},NA\n" for i in range(200)), ["--target", "value"], "every value of it"),
+    ("date,value\n" + "".join(f"2001-01-{1 + i % 28:02},{i if i < 150 else 'NA'}\n" for i in range(200)), [],
+     "the test part has no window whose"),
+    ("value\n" + "".join(f"{i % 7}\n" for i in range(200)), ["--calendar"], "--calendar needs a time column"),
 ])
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, content, flags, message):
     path = tmp_path / "s.csv"
@@ -141,6 +271,6 @@ def test_naming_the_dataset_while_offline_and_bad_flags(tmp_path, capsys):
     assert "--dataset temperatures needs a network connection" in run_error(
         ["--dataset", "temperatures", "--run-dir", str(tmp_path / "run")], capsys)
     assert "--horizon must be positive" in run_error(["--horizon", "0"], capsys)
-    with pytest.raises(UserError, match="has fewer fields"):
-        (tmp_path / "short.csv").write_text("date,a,b\n2001-01-01,1,2\n2001-01-02,3\n")
-        read_series(tmp_path / "short.csv")
+    (tmp_path / "short.csv").write_text("date,a,b\n2001-01-01,1,2\n2001-01-02,3\n")
+    with pytest.raises(UserError, match="line 3 has 2 fields; the header has 3"):
+        read_table(tmp_path / "short.csv")

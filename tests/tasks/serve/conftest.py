@@ -18,7 +18,8 @@ from tests.tasks.video_frames.conftest import run_recipe as run_video
 def model_base(tmp_path_factory):
     """saved_models-style folder: every recipe's export (sentiment: strings in, two outputs; translation: strings
     in and out, three signatures; video_frames: uint8 or float frames in; generation: a string and two scalars per
-    row; forecasting: raw windows), a zoo tagger (floats in) and a raw zoo seq2seq model (two int inputs)."""
+    row; forecasting: the cells of the last rows as text), a zoo tagger (floats in) and a raw zoo seq2seq model
+    (two int inputs)."""
     work = tmp_path_factory.mktemp("serve")
     run_sentiment(work, "--dataset", "offline", "--epochs", "1")
     run_translation(work, "--dataset", "offline", "--epochs", "1")

@@ -104,10 +104,11 @@ def test_generation_and_forecasting_exports(server, model_base):
                           length=np.int32([r["length"] for r in rows]), temperature=np.float32([0, 0]))
     answer = server.post("/v1/models/generation:predict", json={"instances": rows}).json()["predictions"]
     assert [a["text"] for a in answer] == [t.decode() for t in expected["text"]]
-    window = (10 + np.sin(np.arange(10))).reshape(1, 10, 1).astype(np.float32)
-    expected = in_process(model_base, "forecasting", window=window)["forecast"]
-    answer = server.post("/v1/models/forecasting:predict", json={"inputs": window.tolist()}).json()["outputs"]
-    np.testing.assert_allclose(answer, expected, rtol=1e-5)
+    # The forecaster takes the CSV's cells as written, a missing value included.
+    rows = [[f"{10 + np.sin(i):.3f}" for i in range(10)], ["11.5", "NA", *["12"] * 7, ""]]
+    expected = in_process(model_base, "forecasting", value=np.array(rows, object))["value"]
+    answer = server.post("/v1/models/forecasting:predict", json={"instances": [{"value": r} for r in rows]})
+    np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-5)
 
 
 def test_two_input_model_takes_named_rows(server, model_base):
