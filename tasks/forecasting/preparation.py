@@ -32,7 +32,9 @@ def to_number(cells):
 def time_fields(raw, columns, order):
     """[..., 6] float64 year, month, day, hour, minute, second of each step; NaN where the time cannot be read."""
     if len(columns) == 1:
-        digits = tf.strings.regex_replace(raw[columns[0]], "[^0-9]+", " ")
+        compact = tf.strings.regex_replace(tf.strings.strip(raw[columns[0]]), r"^(\d{4})(\d{2})(\d{2})(\D|$)",
+                                           r"\1 \2 \3\4")  # 20240131 -> 2024 01 31
+        digits = tf.strings.regex_replace(compact, "[^0-9]+", " ")
         groups = tf.strings.split(tf.strings.strip(digits))  # ragged [..., groups]
         shape = tf.concat([tf.shape(digits), [len(order)]], 0)
         cells = groups.to_tensor(default_value="", shape=shape)

@@ -20,6 +20,7 @@ MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a", "
 # A number as the export's graph reads it (preparation.to_number): the same pattern on both sides.
 NUMBER = r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*"
 MOST_CATEGORIES = 50  # a text column with more distinct values is free text (left out), not a category
+INDEX_NAMES = ("no", "index", "id", "row", "rownames", "unnamed: 0")  # a row counter's usual names
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "month", "day", "year", "period", "ds")
 TIME_PARTS = ("year", "month", "day", "hour", "minute")
 # Field orders of one time column, tried on its first cells in this order: y=year, m=month, d=day, h=hour, i=minute,
@@ -34,6 +35,7 @@ TIME_FORMATS = (("ymdhis", r"\d{4}\D\d{1,2}\D\d{1,2}\D\d{1,2}\D\d{1,2}\D\d{1,2}"
                 ("dmy", r"\d{1,2}\.\d{1,2}\.\d{4}"),
                 ("mdyhi", r"\d{1,2}/\d{1,2}/\d{4}\D\d{1,2}\D\d{1,2}"),
                 ("mdy", r"\d{1,2}/\d{1,2}/\d{4}"),
+                ("ymd", r"\d{8}"),  # 20240131: the graph splits it into 2024 01 31 first (preparation.time_fields)
                 ("y", r"\d{4}"))
 TIME_SUFFIX = r"(\D.*)?"  # seconds' fractions, time zones, AM/PM: read past, not used
 
@@ -108,7 +110,8 @@ def plan_columns(table, target=None, inputs=None, name="the data"):
     time, order, time_note = find_time(table, kinds)
     notes = [time_note]
     usable = [h for h in table.header if h not in time]
-    rows_counted = [h for h in usable if kinds[h] == "numeric" and is_row_number(table.cells[h])]
+    rows_counted = [h for h in usable if kinds[h] == "numeric" and is_row_number(table.cells[h])
+                    and (h == table.header[0] or h.lower() in INDEX_NAMES)]
     numeric = [h for h in usable if kinds[h] == "numeric" and h not in rows_counted]
 
     if target is None:
@@ -162,8 +165,9 @@ def plan_columns(table, target=None, inputs=None, name="the data"):
     if any(missing.values()):
         notes.append("missing values: " + ", ".join(f"{h} {n:,} of {table.rows:,}" for h, n in missing.items() if n)
                      + " (numbers are filled within each window, linearly between known values and from the nearest "
-                       "one at its ends; a missing category is its own one-hot slot; windows with a missing target "
-                       "value are neither trained nor scored)")
+                       "one at its ends; windows with a missing target value are neither trained nor scored"
+                     + ("; a missing category is its own one-hot slot)" if any(missing[h] for h in categorical)
+                        else ")"))
     return Columns(targets, numeric_inputs, categorical, time, order, notes=notes)
 
 
@@ -177,7 +181,8 @@ def _require_column(table, column, flag, name):
 
 
 def is_row_number(cells):
-    """A column counting rows (0, 1, 2, ... or 1, 2, 3, ...): an index, not a measurement."""
+    """A column counting rows (0, 1, 2, ... or 1, 2, 3, ...): an index, not a measurement, when it is also the first
+    column or named like one (a measurement may count up for a while)."""
     try:
         values = [float(c) for c in cells]
     except ValueError:

@@ -58,8 +58,10 @@ def test_read_series_finds_the_time_and_value_columns(tmp_path):
     assert columns.targets == ["temp"] and columns.numeric == ["temp", "humidity"] and columns.time == ["date"]
     assert columns.time_order == "ymd" and season_of(step_hours(table, columns)) == 365
     assert time_order(["1949-01", "1949-02"]) == "ym" and time_order(["01.01.2009 00:10:00"]) == "dmyhis"
-    assert season_of(step_hours(table_from_text("month,v\n1949-01,1\n1949-02,2\n1949-03,3\n", "x"),
-                                plan_columns(table_from_text("month,v\n1949-01,1\n1949-02,2\n", "x")))) == 12
+    for text, season in (("month,v\n1949-01,1\n1949-02,2\n1949-03,3\n", 12),
+                         ("date,co2\n19580329,316.1\n19580405,317.3\n19580412,NA\n", 52)):
+        table = table_from_text(text, "x")
+        assert season_of(step_hours(table, plan_columns(table))) == season
 
 
 def test_a_messy_table_gets_every_column_a_role_and_says_so(tmp_path):
