@@ -11,6 +11,15 @@ def flag(default, help, **more):  # noqa: A002  (argparse's word)
     return dataclasses.field(default=default, metadata={"help": help, **more})
 
 
+@dataclasses.dataclass
+class ClassWeightFlags:
+    """The flag every classifier recipe shares (a mixin of its config)."""
+
+    class_weights: str = flag("balanced", "weight each example so every class counts the same in the loss "
+                                          "(balanced; on balanced labels every weight is 1), or not at all (none)",
+                              choices=("balanced", "none"))
+
+
 class UserError(Exception):
     """A problem with the user's input or flags: reported as one line, exit code 2, no traceback."""
 

@@ -9,18 +9,31 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support  # noqa: E402
 
 
-def binary_metrics(y_true, y_prob, threshold=0.5):
-    """Accuracy, precision, recall, F1 (of the positive class) and the confusion matrix [[tn, fp], [fn, tp]]."""
+def class_metrics(labels, predicted, class_names):
+    """Accuracy, balanced accuracy (the mean recall over the classes present), each class's recall and the confusion
+    matrix (rows: true class, columns: predicted), for integer labels and predictions of the same shape."""
+    labels, predicted = np.asarray(labels).ravel(), np.asarray(predicted).ravel()
+    recall = {str(name): float(np.mean(predicted[labels == k] == k)) for k, name in enumerate(class_names)
+              if np.any(labels == k)}
+    return {"examples": int(len(labels)), "accuracy": float(accuracy_score(labels, predicted)),
+            "balanced_accuracy": float(np.mean(list(recall.values()))), "recall_by_class": recall,
+            "confusion_matrix": confusion_matrix(labels, predicted, labels=range(len(class_names))).tolist()}
+
+
+def binary_metrics(y_true, y_prob, threshold=0.5, class_names=("negative", "positive")):
+    """`class_metrics`, with the precision, recall and F1 of the positive class (the confusion matrix is
+    [[tn, fp], [fn, tp]])."""
     y_pred = (np.asarray(y_prob) >= threshold).astype(int)
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
-    return {
-        "examples": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist(),
-    }
+    return {**class_metrics(y_true, y_pred, class_names), "precision": float(precision), "recall": float(recall),
+            "f1": float(f1)}
+
+
+def recall_line(metrics, most=20):
+    """"  recall by class: a 0.91, b 0.40, ..." with the lowest first (they are the ones to look at)."""
+    ranked = sorted(metrics["recall_by_class"].items(), key=lambda kv: kv[1])
+    shown = ", ".join(f"{name} {value:.2f}" for name, value in ranked[:most])
+    return f"  recall by class: {shown}{' ...' if len(ranked) > most else ''}"
 
 
 def plot_history(history, path, title):

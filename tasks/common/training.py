@@ -165,7 +165,7 @@ def bucket_boundaries(max_length, step):
 
 
 def bucket_by_length(dataset, *, max_length, batch_size, step):
-    """Batch (ids, label) pairs of variable length into length buckets padded to their bucket's edge.
+    """Batch (ids, label[, weight]) examples of variable length into length buckets padded to their bucket's edge.
 
     Short reviews are not padded to the longest one, and the lengths come from a fixed set. Batches hold about the
     same number of tokens: a bucket of short sequences gets proportionally more of them (capped at 4x). Each bucket's
@@ -176,7 +176,7 @@ def bucket_by_length(dataset, *, max_length, batch_size, step):
     boundaries = bucket_boundaries(max_length, step)
     sizes = [batch_size * min(4, max(1, max_length // edge)) for edge in [boundaries[0] - 1, *boundaries]]
     return with_known_length(dataset.bucket_by_sequence_length(
-        element_length_func=lambda ids, label: tf.shape(ids)[0],
+        element_length_func=lambda ids, *rest: tf.shape(ids)[0],  # rest: the label, and a weight if any
         bucket_boundaries=boundaries,
         bucket_batch_sizes=sizes,
         pad_to_bucket_boundary=True,
@@ -218,13 +218,32 @@ def finish_pipeline(dataset, *, autotune=False):
     return dataset.prefetch(tf.data.AUTOTUNE if autotune else 2).with_options(options)
 
 
-def balanced_sample_weights(labels, classes):
+def balanced_sample_weights(labels, classes, real=None):
     """A weight per example that gives every class the same total weight: n / (classes present x examples of its
     class), as scikit-learn's "balanced" class weights. With them a classifier cannot win by leaning on the majority
-    class (names: 0.825 accuracy but 0.497 balanced accuracy without)."""
-    counts = np.bincount(labels, minlength=classes)
-    per_class = len(labels) / (np.count_nonzero(counts) * np.maximum(counts, 1))
-    return per_class[labels].astype(np.float32)
+    class (names: 0.825 accuracy but 0.497 balanced accuracy without). `labels` may have any shape (a label per
+    frame); `real` (same shape) marks the ones that count, the others get weight 0."""
+    labels = np.asarray(labels)
+    real = np.ones(labels.shape, bool) if real is None else np.asarray(real, bool)
+    counts = np.bincount(labels[real], minlength=classes)
+    per_class = real.sum() / (max(np.count_nonzero(counts), 1) * np.maximum(counts, 1))
+    return np.where(real, per_class[labels], 0).astype(np.float32)
+
+
+def class_weights(choice, parts, classes, unit):
+    """{part name: sample weights} for each part's labels (or (labels, real) pair) when `choice` is "balanced",
+    else None. Training and validation are both weighted, so that early stopping judges the loss that is trained."""
+    if choice != "balanced":
+        return None
+    weights = {}
+    for name, labels in parts.items():
+        labels, real = labels if isinstance(labels, tuple) else (labels, None)
+        weights[name] = balanced_sample_weights(labels, classes, real)
+    train = next(iter(weights.values()))
+    counted = train[train > 0]
+    print(f"class weights: balanced, {counted.min():.2f} to {counted.max():.2f} per {unit} (--class-weights none "
+          "to train without)")
+    return weights
 
 
 def history_summary(history):

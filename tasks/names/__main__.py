@@ -11,14 +11,22 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
+from tasks.common.cli import (  # noqa: E402
+    ClassWeightFlags,
+    dispatch,
+    flag,
+    recipe_parser,
+    require_fraction,
+    require_positive,
+    run_cli,
+)
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config(DistributionFlags):
+class Config(ClassWeightFlags, DistributionFlags):
     task: str = flag("classify", "classify: a surname's language (many-to-one); generate: new surnames for a "
                                  "language (one-to-many)", choices=("classify", "generate"))
     # data
@@ -29,8 +37,6 @@ class Config(DistributionFlags):
     cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
     validation_fraction: float = flag(0.1, "names held out for validation")
     test_fraction: float = flag(0.1, "names held out for the test")
-    class_weights: str = flag("balanced", "classify: weight each name so every language counts the same in the loss "
-                                          "(balanced), or not at all (none)", choices=("balanced", "none"))
     # model
     cell: str = flag("gru", "recurrent cell", choices=("simple_rnn", "lstm", "gru"))
     num_layers: int = flag(1, "stacked recurrent layers")

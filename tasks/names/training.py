@@ -10,8 +10,8 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.export import write_extras
-from tasks.common.reports import plot_confusion
-from tasks.common.training import balanced_sample_weights, finish_pipeline
+from tasks.common.reports import class_metrics, plot_confusion, recall_line
+from tasks.common.training import class_weights, finish_pipeline
 from tasks.names.data import MARKERS, NameGenerator, char_ids, char_lookup, load_names, split
 
 
@@ -20,28 +20,22 @@ def train_classifier(cfg, run):
     names, (train, validation, test), chars, languages = _prepare(cfg, run)
     ids = char_ids(names.names, chars, markers=False)
     labels = np.array([languages.index(x) for x in names.languages], np.int32)
-    if cfg.class_weights == "balanced":  # training and validation loss alike, so early stopping judges the same loss
-        weights = np.zeros(len(labels), np.float32)
-        for part in (train, validation):
-            weights[part] = balanced_sample_weights(labels[part], len(languages))
-        print(f"class weights: balanced, {weights[train].min():.2f} to {weights[train].max():.2f} per name")
-        examples = lambda part: (ids[part], labels[part], weights[part])  # noqa: E731
-    else:
-        examples = lambda part: (ids[part], labels[part])  # noqa: E731
+    weights = class_weights(cfg.class_weights, {"train": labels[train], "validation": labels[validation]},
+                            len(languages), unit="name")
+
+    def examples(part, name):
+        return (ids[part], labels[part]) if weights is None else (ids[part], labels[part], weights[name])
+
     model = _fit(cfg, run, lambda: zoo.build(
         "many_to_one", input="tokens", vocab_size=len(chars) + len(MARKERS), cell=cfg.cell, units=cfg.units,
         num_layers=cfg.num_layers, bidirectional=True, dropout=cfg.dropout, embedding_dim=cfg.embedding_dim,
-        num_outputs=len(languages)), examples(train), examples(validation))
+        num_outputs=len(languages)), examples(train, "train"), examples(validation, "validation"))
     if not run.is_chief:
         return run.worker_result()
     predicted = np.argmax(model.predict(ids[test], verbose=0), axis=-1)
-    recall = {language: float(np.mean(predicted[labels[test] == k] == k)) for k, language in enumerate(languages)
-              if np.any(labels[test] == k)}
-    confusion = tf.math.confusion_matrix(labels[test], predicted, num_classes=len(languages)).numpy().tolist()
-    test_metrics = {"names": int(len(test)), "accuracy": float(np.mean(predicted == labels[test])),
-                    "balanced_accuracy": float(np.mean(list(recall.values()))), "recall_by_language": recall,
-                    "confusion_matrix": confusion}
-    plot_confusion(confusion, languages, run.figure("confusion_matrix.png"), f"test names{run.marker}")
+    test_metrics = class_metrics(labels[test], predicted, languages)
+    plot_confusion(test_metrics["confusion_matrix"], languages, run.figure("confusion_matrix.png"),
+                   f"test names{run.marker}")
     lookup = char_lookup(chars)
     words = tf.constant(languages)
 
@@ -58,9 +52,7 @@ def train_classifier(cfg, run):
                                               [tf.TensorSpec([None], tf.string, name="name")]),
         config={"characters": chars, "languages": languages},
         summary=[f"test{run.marker}: accuracy {test_metrics['accuracy']:.4f}, balanced accuracy (mean recall over "
-                 f"languages) {test_metrics['balanced_accuracy']:.4f} ({len(test)} names)",
-                 "  recall by language: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(recall.items(),
-                                                                                     key=lambda kv: kv[1]))])
+                 f"languages) {test_metrics['balanced_accuracy']:.4f} ({len(test)} names)", recall_line(test_metrics)])
 
 
 def train_generator(cfg, run):

@@ -13,14 +13,23 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
+from tasks.common.cli import (  # noqa: E402
+    ClassWeightFlags,
+    UserError,
+    dispatch,
+    flag,
+    recipe_parser,
+    require_fraction,
+    require_positive,
+    run_cli,
+)
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config(DistributionFlags):
+class Config(ClassWeightFlags, DistributionFlags):
     # data
     data: str | None = flag(None, "local data: a TSV/CSV file with text and label columns, or an aclImdb folder")
     dataset: str = flag("auto", "auto: IMDB, or the offline set when it cannot be downloaded; imdb: IMDB or an "
@@ -77,8 +86,9 @@ def train(cfg):
     import tensorflow as tf
 
     import zoo
-    from tasks.common.reports import binary_metrics, plot_confusion
+    from tasks.common.reports import binary_metrics, plot_confusion, recall_line
     from tasks.common.text import read_vocabulary, write_vocabulary
+    from tasks.common.training import class_weights
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.serving import write_export
 
@@ -94,8 +104,11 @@ def train(cfg):
         vectorizer = make_vectorizer(cfg.vocab_size)
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices(splits.train[0]).batch(1024))  # training texts only
         write_vocabulary(vocabulary_file, vectorizer)
-    train_ds = make_dataset(splits.train, vectorizer, cfg, training=True)
-    val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False)
+    weights = class_weights(cfg.class_weights, {"train": splits.train[1], "validation": splits.validation[1]}, 2,
+                            unit="review")
+    train_ds = make_dataset(splits.train, vectorizer, cfg, training=True, weights=weights and weights["train"])
+    val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False,
+                          weights=weights and weights["validation"])
 
     # Model from the zoo: embedding -> (Bi)RNN stack -> one logit.
     with run.scope():
@@ -122,19 +135,21 @@ def train(cfg):
         export=lambda folder, extras: write_export(folder, model, vectorizer, max_length=cfg.max_length,
                                                    bucket_step=cfg.bucket_step, extras=extras),
         config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
-        summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  precision {test['precision']:.4f}  "
-                 f"recall {test['recall']:.4f}  F1 {test['f1']:.4f}  ({test['examples']} reviews)"])
+        summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  balanced accuracy "
+                 f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
+                 f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test)])
 
 
 def _predict(model, dataset):
-    """(labels, probabilities) over a (ids, label) dataset, with one traced function for every bucket shape."""
+    """(labels, probabilities) over an (ids, label[, weight]) dataset, with one traced function for every bucket
+    shape."""
     import numpy as np
     import tensorflow as tf
 
     step = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]),  # one trace for every bucket shape
                        input_signature=[tf.TensorSpec([None, None], tf.int32)])
     labels, probabilities = [], []
-    for ids, y in dataset:
+    for ids, y, *_ in dataset:  # the validation set may carry weights
         probabilities.append(step(ids).numpy())
         labels.append(y.numpy())
     return np.concatenate(labels).astype(int), np.concatenate(probabilities)

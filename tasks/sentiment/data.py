@@ -177,16 +177,18 @@ def tokenize_all(vectorizer, texts, max_length, chunk=4096):
     return tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
 
 
-def make_dataset(pair, vectorizer, cfg, *, training):
-    """(ids [batch, bucket_length], label [batch]) batches, bucketed by length; shuffled when training.
+def make_dataset(pair, vectorizer, cfg, *, training, weights=None):
+    """(ids [batch, bucket_length], label [batch]) batches, bucketed by length, with each review's weight [batch]
+    third when `weights` are given; shuffled when training.
 
     The texts are tokenized once, here, not in every epoch: on 2 cores, tokenizing inside the pipeline took a core
     away from the training step."""
     texts, labels = pair
     ids = tokenize_all(vectorizer, texts, cfg.max_length)
-    dataset = tf.data.Dataset.from_tensor_slices((ids, tf.constant(labels, tf.float32)))
+    columns = (ids, tf.constant(labels, tf.float32), *(() if weights is None else (tf.constant(weights),)))
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
     if training:
         dataset = dataset.shuffle(len(texts), seed=cfg.seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda ids, y: (tf.pad(ids, [[0, tf.maximum(0, 1 - tf.shape(ids)[0])]]), y))
+    dataset = dataset.map(lambda ids, *rest: (tf.pad(ids, [[0, tf.maximum(0, 1 - tf.shape(ids)[0])]]), *rest))
     dataset = bucket_by_length(dataset, max_length=cfg.max_length, batch_size=cfg.batch_size, step=cfg.bucket_step)
     return finish_pipeline(dataset, autotune=cfg.autotune)

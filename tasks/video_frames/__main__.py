@@ -14,14 +14,23 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
+from tasks.common.cli import (  # noqa: E402
+    ClassWeightFlags,
+    UserError,
+    dispatch,
+    flag,
+    recipe_parser,
+    require_fraction,
+    require_positive,
+    run_cli,
+)
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config(DistributionFlags):
+class Config(ClassWeightFlags, DistributionFlags):
     # data
     data: str | None = flag(None, "a folder of videos (mp4/avi/gif) with labels.csv: file,label per clip, or "
                                   "file,frame,label per frame")
@@ -80,8 +89,9 @@ def train(cfg):
     import numpy as np
 
     import zoo
-    from tasks.common.reports import plot_confusion
-    from tasks.video_frames.data import load_splits, make_dataset
+    from tasks.common.reports import plot_confusion, recall_line
+    from tasks.common.training import class_weights
+    from tasks.video_frames.data import labels_counted, load_splits, make_dataset
     from tasks.video_frames.evaluation import plot_accuracy_by_position, plot_frame_strip, video_metrics
     from tasks.video_frames.serving import write_export
 
@@ -90,8 +100,11 @@ def train(cfg):
     run.data(splits.source, f"{len(splits.train.lengths)} train / {len(splits.validation.lengths)} validation / "
                             f"{len(splits.test.lengths)} test clips, {len(splits.classes)} classes, target: "
                             f"{cfg.target}", offline=splits.offline)
-    train_ds = make_dataset(splits.train, cfg, training=True)
-    val_ds = make_dataset(splits.validation, cfg, training=False)
+    weights = class_weights(cfg.class_weights, {name: labels_counted(part) for name, part in
+                                                (("train", splits.train), ("validation", splits.validation))},
+                            len(splits.classes), unit="frame" if cfg.target == "frames" else "clip")
+    train_ds = make_dataset(splits.train, cfg, training=True, weights=weights and weights["train"])
+    val_ds = make_dataset(splits.validation, cfg, training=False, weights=weights and weights["validation"])
 
     # Model from the zoo: per-frame CNN (keeping where things are) -> (Bi)RNN -> a softmax per frame or per clip.
     channels = splits.train.clips.shape[-1]
@@ -111,7 +124,7 @@ def train(cfg):
 
     # Evaluate once on the test split.
     predicted = np.argmax(model.predict(make_dataset(splits.test, cfg, training=False), verbose=0), axis=-1)
-    test = video_metrics(splits.test.labels, predicted, splits.test.lengths, len(splits.classes))
+    test = video_metrics(splits.test.labels, predicted, splits.test.lengths, splits.classes)
     plot_confusion(test["confusion_matrix"], splits.classes, run.figure("confusion_matrix.png"), "test split")
     if cfg.target == "frames":
         plot_accuracy_by_position(test["accuracy_by_position"], run.figure("accuracy_by_position.png"),
@@ -125,11 +138,12 @@ def train(cfg):
                   f"({test['frames']} frames, {test['clips']} clips)")
     else:
         result = f"test{run.marker}: clip accuracy {test['clip_accuracy']:.4f}  ({test['clips']} clips)"
+    result += f"  balanced accuracy {test['balanced_accuracy']:.4f}"
     return run.finish(
         {"target": cfg.target, "classes": list(splits.classes), "test": test},
         export=lambda folder, extras: write_export(folder, model, classes=list(splits.classes),
                                                    frame_size=cfg.frame_size, channels=channels, extras=extras),
-        config={"classes": list(splits.classes)}, summary=[result])
+        config={"classes": list(splits.classes)}, summary=[result, recall_line(test)])
 
 
 def evaluate(args):
@@ -143,7 +157,7 @@ def evaluate(args):
     clips, classes = read_labelled_videos(args.data, target=config["target"], frame_size=config["frame_size"],
                                           max_frames=config["max_frames"], classes=config["classes"])
     predicted = np.argmax(classify_clips(signature, clips.clips)["probabilities"], axis=-1)
-    metrics = video_metrics(clips.labels, predicted, clips.lengths, len(classes))
+    metrics = video_metrics(clips.labels, predicted, clips.lengths, classes)
     print(json.dumps(metrics, indent=2))
     return metrics
 

@@ -208,10 +208,20 @@ def scale(clips):
     return tf.cast(clips, tf.float32) / 255.0
 
 
-def make_dataset(clip_set, cfg, *, training):
-    """(frames float32 [batch, max_frames, h, w, c], labels) batches; shuffled when training."""
-    dataset = tf.data.Dataset.from_tensor_slices((clip_set.clips, clip_set.labels))
+def labels_counted(clip_set):
+    """Clip labels [n], or (frame labels [n, t], real frames [n, t]): what class weights are counted over."""
+    if clip_set.labels.ndim == 1:
+        return clip_set.labels
+    return clip_set.labels, np.arange(clip_set.labels.shape[1])[None, :] < clip_set.lengths[:, None]
+
+
+def make_dataset(clip_set, cfg, *, training, weights=None):
+    """(frames float32 [batch, max_frames, h, w, c], labels[, weights: the labels' shape]) batches; shuffled when
+    training."""
+    columns = (clip_set.clips, clip_set.labels, *(() if weights is None else (weights,)))
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
     if training:
         dataset = dataset.shuffle(len(clip_set.labels), seed=cfg.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(cfg.batch_size).map(lambda x, y: (scale(x), y), num_parallel_calls=PARALLEL_CALLS)
+    dataset = dataset.batch(cfg.batch_size).map(lambda x, *rest: (scale(x), *rest),
+                                                num_parallel_calls=PARALLEL_CALLS)
     return finish_pipeline(dataset, autotune=cfg.autotune)

@@ -1,29 +1,34 @@
 """Video metrics (per frame, per clip, by frame position) and their plots."""
 
 import numpy as np
-from sklearn.metrics import confusion_matrix
 
-from tasks.common.reports import plt
+from tasks.common.reports import class_metrics, plt
 
 
-def video_metrics(labels, predictions, lengths, num_classes):
-    """Accuracy over real frames (per-frame labels [n, t]) or clips (clip labels [n]); for per-frame labels also
-    the accuracy of whole clips (every frame right), of the first 3 frames, and at each frame position."""
+def video_metrics(labels, predictions, lengths, class_names):
+    """Accuracy over real frames (per-frame labels [n, t]) or clips (clip labels [n]), with the balanced accuracy,
+    each class's recall and the confusion matrix over the same; for per-frame labels also the accuracy of whole
+    clips (every frame right), of the first 3 frames, and at each frame position."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.ndim == 1:
-        return {"clips": int(len(labels)), "clip_accuracy": float(np.mean(labels == predictions)),
-                "confusion_matrix": confusion_matrix(labels, predictions, labels=range(num_classes)).tolist()}
+        by_class = class_metrics(labels, predictions, class_names)
+        return {"clips": int(len(labels)), "clip_accuracy": by_class.pop("accuracy"), **_without_count(by_class)}
     real = np.arange(labels.shape[1])[None, :] < np.asarray(lengths)[:, None]
     right = (labels == predictions) & real
     by_position = right.sum(0) / np.maximum(real.sum(0), 1)
+    by_class = class_metrics(labels[real], predictions[real], class_names)
     return {
         "clips": int(len(labels)), "frames": int(real.sum()),
-        "frame_accuracy": float(right.sum() / real.sum()),
+        "frame_accuracy": by_class.pop("accuracy"),
         "clip_accuracy": float(np.mean(right.sum(1) == real.sum(1))),  # every frame of the clip right
         "first_3_frames_accuracy": float(right[:, :3].sum() / real[:, :3].sum()),
         "accuracy_by_position": [float(a) for a, n in zip(by_position, real.sum(0)) if n],
-        "confusion_matrix": confusion_matrix(labels[real], predictions[real], labels=range(num_classes)).tolist(),
+        **_without_count(by_class),  # per frame
     }
+
+
+def _without_count(metrics):
+    return {k: v for k, v in metrics.items() if k != "examples"}
 
 
 def plot_accuracy_by_position(accuracy, path, title):

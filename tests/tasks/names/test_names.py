@@ -47,7 +47,7 @@ def test_offline_without_a_dataset_named_uses_generated_names(capsys):
 def test_classify_names_end_to_end(names_file, tmp_path):
     metrics = main(["--task", "classify", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
                     "--export-dir", str(tmp_path / "exports"), *TINY])
-    assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["names"] == 36
+    assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["examples"] == 36
     assert 0 <= metrics["test"]["balanced_accuracy"] <= 1
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
     serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]

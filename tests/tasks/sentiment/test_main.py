@@ -35,7 +35,8 @@ def test_run_writes_metrics_plots_and_a_versioned_export(trained):
         assert (tmp_path / "run" / name).exists()
     saved = json.loads((export / "assets.extra" / "metrics.json").read_text())
     assert saved["offline_data"] is True and "NOT IMDB" in saved["data"]
-    assert set(saved["test"]) >= {"accuracy", "precision", "recall", "f1", "confusion_matrix"}
+    assert set(saved["test"]) >= {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "confusion_matrix"}
+    assert set(saved["test"]["recall_by_class"]) == {"negative", "positive"}
     assert np.sum(saved["test"]["confusion_matrix"]) == saved["test"]["examples"] == 600
     assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves nothing to resume
 

@@ -30,6 +30,8 @@ def test_run_writes_metrics_plots_and_a_versioned_export(trained):
     test = json.loads((export / "assets.extra" / "metrics.json").read_text())["test"]
     assert test["clips"] == 24 and len(test["accuracy_by_position"]) == 20
     assert 0 <= test["first_3_frames_accuracy"] <= 1 and np.sum(test["confusion_matrix"]) == test["frames"]
+    recall = test["recall_by_class"]  # per frame, like the confusion matrix
+    assert test["balanced_accuracy"] == pytest.approx(np.mean(list(recall.values())))
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
 
 
