@@ -25,27 +25,47 @@ def read_text_file(path):
     return content
 
 
-def read_labelled_texts(path):
-    """Rows of a TSV (tab-separated, quotes not special) or CSV file with a header naming a text and a label column.
-
-    Returns `(texts, raw_labels)`, two lists of strings.
-    """
+def read_rows(path):
+    """(header, rows) of a TSV (tab-separated, quotes not special) or CSV file. In a TSV, a stray tab inside the
+    first column (a review's text) stays in it."""
     content = read_text_file(path)
     # Only \n (or \r\n) ends a row: str.splitlines() would also split on \x85, \u2028 and others inside reviews.
     lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
     if Path(path).suffix.lower() == ".csv":
         rows = list(csv.reader(lines))
     else:  # IMDB reviews contain '"', so TSV is split on tabs only
-        width = lines[0].count("\t") + 1  # a stray tab inside the first (text) column stays in it
+        width = lines[0].count("\t") + 1
         rows = [line.rsplit("\t", width - 1) for line in lines]
-    header = [h.strip().lower() for h in rows[0]]
+    return [h.strip() for h in rows[0]], rows[1:]
+
+
+def read_column(path, column):
+    """The cells of one column (matched without regard to case), or None when the file has no such column."""
+    header, rows = read_rows(path)
+    lower = [h.lower() for h in header]
+    if column.lower() not in lower:
+        return None
+    index = lower.index(column.lower())
+    for number, row in enumerate(rows, start=2):
+        if len(row) <= index:
+            raise UserError(f"{path} line {number} has {len(row)} field(s); expected {len(header)}.")
+    return [row[index].strip() for row in rows]
+
+
+def read_labelled_texts(path):
+    """Rows of a TSV (tab-separated, quotes not special) or CSV file with a header naming a text and a label column.
+
+    Returns `(texts, raw_labels)`, two lists of strings.
+    """
+    header, rows = read_rows(path)
+    header = [h.lower() for h in header]
     text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
     label_col = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
     if text_col is None or label_col is None:
-        raise UserError(f"{path} has columns {rows[0]}; it needs a text column (one of {', '.join(TEXT_COLUMNS)}) "
+        raise UserError(f"{path} has columns {header}; it needs a text column (one of {', '.join(TEXT_COLUMNS)}) "
                         f"and a label column (one of {', '.join(LABEL_COLUMNS)}) named in its first row.")
     texts, labels = [], []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows, start=2):
         if len(row) <= max(text_col, label_col):
             raise UserError(f"{path} line {number} has {len(row)} field(s); expected {len(header)}.")
         texts.append(row[text_col])

@@ -37,6 +37,10 @@ class Config(ClassWeightFlags, DistributionFlags):
     tfds_dir: str | None = flag(None, "tensorflow-datasets cache folder (default: ~/tensorflow_datasets)")
     validation_fraction: float = flag(0.1, "part of the training data held out for validation")
     test_fraction: float = flag(0.1, "part of a --data file held out as test when it has no test split")
+    test_data: str | None = flag(None, "a labelled file scored as the test split instead (e.g. the official test)")
+    group_by: str = flag("auto", "keep rows that belong together on one side of validation and test: a column of "
+                                 "--data or of <name>_meta.tsv beside it; auto: a `movie` column (IMDB films), else "
+                                 "phrases grouped by their sentence (SST); sentence; none")
     vocab_size: int = flag(20000, "vocabulary size, out-of-vocabulary and padding ids included")
     max_length: int = flag(400, "reviews are cut to this many tokens")
     bucket_step: int = flag(50, "width of the length buckets; batches are padded to a multiple of it")
@@ -127,17 +131,18 @@ def train(cfg):
     # Evaluate once on the test split.
     y_true, y_prob = _predict(model, make_dataset(splits.test, vectorizer, cfg, training=False))
     val_true, val_prob = _predict(model, val_ds)
-    test = binary_metrics(y_true, y_prob)
+    test, validation = binary_metrics(y_true, y_prob), binary_metrics(val_true, val_prob)
     plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
                    f"test split{run.marker}")
     return run.finish(
-        {"test": test, "validation": binary_metrics(val_true, val_prob)},
+        {"test": test, "validation": validation},
         export=lambda folder, extras: write_export(folder, model, vectorizer, max_length=cfg.max_length,
                                                    bucket_step=cfg.bucket_step, extras=extras),
         config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
         summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  balanced accuracy "
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
-                 f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test)])
+                 f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test),
+                 f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)"])
 
 
 def _predict(model, dataset):

@@ -1,17 +1,18 @@
 """Sentiment data: IMDB through tensorflow-datasets, a local file or aclImdb folder, or the offline stand-in;
 then a validation split, in-graph tokenization and length-bucketed tf.data pipelines."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in
-from tasks.common.tables import read_labelled_texts, read_text_file
+from tasks.common.splits import containing_sentence, held_out
+from tasks.common.tables import read_column, read_labelled_texts, read_text_file
 from tasks.common.training import bucket_by_length, finish_pipeline
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
 from tasks.sentiment.offline import offline_reviews
@@ -31,41 +32,76 @@ class Splits:
 
 
 def load_splits(cfg):
-    """Train / validation / test texts and 0/1 labels, as `cfg` (data, dataset, fractions, seed) asks."""
+    """Train / validation / test texts and 0/1 labels, as `cfg` (data, dataset, test_data, group_by, fractions,
+    seed) asks. Validation, and a test part cut from --data, are grouped (`find_groups`) so that their figures
+    predict the official test."""
+    groups = None
     if cfg.data:
-        train, test, source = _local(cfg.data, cfg.test_fraction, cfg.seed)
+        train, test, source, groups, grouping = _local(cfg)
         offline = False
     elif cfg.dataset == "offline":
         train, test, source, offline = *_offline(cfg.seed), True
+        grouping = "not grouped (generated reviews)"
     else:
         loaded = _imdb(cfg.tfds_dir, explicit=cfg.dataset == "imdb")
         if loaded is None:
             announce_stand_in("IMDB", "imdb", f"{OFFLINE_NAME} set", "local data")
             train, test, source, offline = *_offline(cfg.seed), True
+            grouping = "not grouped (generated reviews)"
         else:
             (train, test), source, offline = loaded, "imdb_reviews (tensorflow-datasets, 25k train / 25k test)", False
-    train, validation = split_off(train, cfg.validation_fraction, cfg.seed)
+            grouping = ("validation not grouped: tensorflow-datasets' imdb_reviews has no film ids (an aclImdb "
+                        "folder has them); the test split is the official one, with none of the training films")
+    if cfg.test_data:
+        test = read_labelled_file(cfg.test_data)
+        source += f"; test: file {cfg.test_data}"
+    train, validation, _ = split_off(train, cfg.validation_fraction, cfg.seed, groups)
+    print(f"splits: {grouping}")
     for name, (_, labels) in (("training", train), ("validation", validation), ("test", test)):
         if len(set(labels)) < 2:
             raise UserError(f"the {name} split has only one class; the data needs both negative and positive rows.")
     return Splits(train, validation, test, source, offline)
 
 
-def split_off(pair, fraction, seed):
-    """Shuffle `(texts, labels)` with `seed` and split off `fraction` of it, each class in its share (stratified, so a
-    small file's validation or test part is not all one class): returns (rest, part)."""
+def split_off(pair, fraction, seed, groups=None):
+    """Split off `fraction` of `(texts, labels)`, stratified by label and keeping each group (`groups`, one per row)
+    on one side: returns (rest, part, the rest's groups)."""
     texts, labels = pair
-    order = np.random.default_rng(seed).permutation(len(texts))
-    counts, seen, place = {}, {}, []
-    for label in labels:
-        counts[label] = counts.get(label, 0) + 1
-    for i in order:  # the k-th row of a class goes at (k + 0.5) / class size: the classes interleave in proportion
-        seen[labels[i]] = seen.get(labels[i], 0) + 1
-        place.append((seen[labels[i]] - 0.5) / counts[labels[i]])
-    order = order[np.argsort(place, kind="stable")]
-    cut = max(1, int(round(len(texts) * fraction)))
+    rest, part = held_out(labels, fraction, seed, groups)
     pick = lambda idx: ([texts[i] for i in idx], [labels[i] for i in idx])  # noqa: E731
-    return pick(order[cut:]), pick(order[:cut])
+    return pick(rest), pick(part), None if groups is None else [groups[i] for i in rest]
+
+
+def find_groups(cfg, path, texts):
+    """(a group per row or None, the line that says how the held-out parts are made).
+
+    --group-by COLUMN takes the column from the file itself or from its metadata beside it (`<name>_meta.tsv`,
+    rows in the same order: how the shared IMDB file carries film ids); "auto" looks for a `movie` column there,
+    else groups rows that are phrases of a longer row by that sentence (SST); "sentence" forces the latter; "none"
+    turns grouping off.
+    """
+    if cfg.group_by == "none":
+        return None, "not grouped (--group-by none): rows that belong together may fall on both sides"
+    if cfg.group_by != "sentence":
+        column = "movie" if cfg.group_by == "auto" else cfg.group_by
+        for where in (path, *sorted(path.parent.glob(f"{path.stem}_meta.*"))):
+            values = read_column(where, column)
+            if values is None:
+                continue
+            if len(values) != len(texts):
+                raise UserError(f"{where} has {len(values)} rows but {path} has {len(texts)}; the metadata must have "
+                                "one row per review, in the same order.")
+            return values, f"grouped by {column!r} from {where.name}: {len(set(values)):,} groups, none on both sides"
+        if cfg.group_by != "auto":
+            raise UserError(f"--group-by {column!r}: neither {path} nor a {path.stem}_meta.tsv beside it has that "
+                            "column; name an existing column, or use --group-by sentence or none.")
+    words = sorted(len(t.split()) for t in texts)
+    if cfg.group_by == "sentence" or words[len(words) // 2] <= 60:
+        groups = containing_sentence(texts)
+        if cfg.group_by == "sentence" or len(set(groups)) < 0.9 * len(texts):
+            return groups, (f"grouped by sentence: {len(texts):,} rows are phrases of {len(set(groups)):,} "
+                            "sentences, each sentence's phrases on one side")
+    return None, "not grouped (no `movie` column and no phrase rows found; --group-by COLUMN to name one)"
 
 
 def parse_labels(raw, where):
@@ -82,30 +118,57 @@ def read_labelled_file(path):
     return texts, parse_labels(raw, path)
 
 
-def _local(path, test_fraction, seed):
-    path = Path(path)
+def _local(cfg):
+    """(train, test, source, the train rows' groups, the grouping line) from --data: a file, or an aclImdb folder
+    (its test/ is the official test; its urls_*.txt give each review's film)."""
+    path = Path(cfg.data)
+    test = None
     if path.is_dir():
         if not (path / "train").is_dir():
             raise UserError(f"{path} is a folder but not aclImdb-style: expected {path}/train/pos and "
                             f"{path}/train/neg (and optionally test/...) holding one review per .txt file.")
-        train = _read_class_folders(path / "train")
+        train, films = _read_class_folders(path / "train")
+        groups, grouping = (None, "not grouped (--group-by none, or no urls_*.txt)") \
+            if films is None or cfg.group_by == "none" else \
+            (films, f"grouped by film (urls_*.txt): {len(set(films)):,} films, none on both sides")
+        source = f"aclImdb folder {path}"
         if (path / "test").is_dir():
-            return train, _read_class_folders(path / "test"), f"aclImdb folder {path}"
-        rest, test = split_off(train, test_fraction, seed)
-        return rest, test, f"aclImdb folder {path} (train only; {test_fraction:.0%} held out as test)"
-    rest, test = split_off(read_labelled_file(path), test_fraction, seed)
-    return rest, test, f"file {path} ({test_fraction:.0%} held out as test)"
+            test = _read_class_folders(path / "test")[0]
+    else:
+        train = read_labelled_file(path)
+        groups, grouping = find_groups(cfg, path, train[0])
+        source = f"file {path}"
+    if test is None and not cfg.test_data:
+        train, test, groups = split_off(train, cfg.test_fraction, cfg.seed, groups)
+        source += f" ({cfg.test_fraction:.0%} held out as test)"
+    return train, test, source, groups, grouping
 
 
 def _read_class_folders(folder):
-    texts, labels = [], []
+    """((texts, labels), each review's film or None) from an aclImdb split folder: neg/ and pos/ hold
+    `<id>_<rating>.txt`; line `id` of urls_neg.txt / urls_pos.txt is that review's film page."""
+    texts, labels, films = [], [], []
     for label, name in enumerate(("neg", "pos")):
         files = sorted((folder / name).glob("*.txt"))
         if not files:
             raise UserError(f"{folder / name} has no .txt reviews; an aclImdb-style folder needs both neg and pos.")
         texts += [read_text_file(f).strip() for f in files]
         labels += [label] * len(files)
-    return texts, labels
+        urls = folder / f"urls_{name}.txt"
+        if films is not None and urls.exists():
+            pages = read_text_file(urls).split()
+            films += [_film(pages, f) for f in files]
+        else:
+            films = None
+    return (texts, labels), films
+
+
+def _film(pages, file):
+    """The IMDb title id of review `<id>_<rating>.txt`, from line `id` of its urls file (the id itself if absent)."""
+    index = int(file.stem.split("_")[0]) if file.stem.split("_")[0].isdigit() else -1
+    page = pages[index] if 0 <= index < len(pages) else file.stem
+    found = re.search(r"tt\d+", page)
+    return found.group(0) if found else page
 
 
 def _offline(seed):

@@ -10,7 +10,8 @@ import tensorflow_datasets as tfds
 from tasks.sentiment import data
 from tasks.sentiment.offline import offline_reviews
 
-CFG = dict(validation_fraction=0.2, test_fraction=0.25, seed=0, dataset="auto", tfds_dir=None)
+CFG = dict(validation_fraction=0.2, test_fraction=0.25, seed=0, dataset="auto", tfds_dir=None, test_data=None,
+           group_by="auto")
 
 
 def cfg(**overrides):
@@ -53,6 +54,56 @@ def test_aclimdb_folder_with_and_without_test(tmp_path):
     _acl_folder(tmp_path / "trainonly", ("train",))
     splits = data.load_splits(cfg(data=str(tmp_path / "trainonly")))
     assert len(splits.test[0]) == 3 and "held out" in splits.source
+
+
+def test_reviews_of_one_film_stay_on_one_side(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    films = [f"tt{rng.integers(0, 40):07d}" for _ in range(400)]
+    labels = rng.integers(0, 2, 400)
+    (tmp_path / "train.tsv").write_text("text\tlabel\n" + "".join(f"review {i} of {f}\t{y}\n"
+                                                                  for i, (f, y) in enumerate(zip(films, labels))))
+    (tmp_path / "train_meta.tsv").write_text("id\trating\tmovie\n" + "".join(f"{i}\t1\t{f}\n"
+                                                                              for i, f in enumerate(films)))
+    splits = data.load_splits(cfg(data=str(tmp_path / "train.tsv")))
+    film_sets = [{t.split(" of ")[1] for t in part[0]} for part in (splits.train, splits.validation, splits.test)]
+    assert not (film_sets[0] & film_sets[1]) and not (film_sets[0] & film_sets[2]) and not (film_sets[1] & film_sets[2])
+    assert 60 <= len(splits.test[0]) <= 140 and "grouped by 'movie' from train_meta.tsv" in capsys.readouterr().out
+    ungrouped = data.load_splits(cfg(data=str(tmp_path / "train.tsv"), group_by="none"))
+    assert {t.split(" of ")[1] for t in ungrouped.train[0]} & {t.split(" of ")[1] for t in ungrouped.test[0]}
+    with pytest.raises(data.UserError, match="--group-by 'film': neither"):
+        data.load_splits(cfg(data=str(tmp_path / "train.tsv"), group_by="film"))
+    (tmp_path / "train_meta.tsv").write_text("movie\ntt1\n")
+    with pytest.raises(data.UserError, match="has 1 rows but"):
+        data.load_splits(cfg(data=str(tmp_path / "train.tsv")))
+
+
+def test_phrases_of_one_sentence_stay_on_one_side(tmp_path, capsys):
+    sentences = [f"film {i} was {'good' if i % 2 else 'bad'} and long" for i in range(60)]
+    rows = [(s, i % 2) for i, s in enumerate(sentences)]
+    rows += [(" ".join(s.split()[1:4]), i % 2) for i, s in enumerate(sentences)]  # a phrase of each: "{i} was good"
+    rows += [(s.split()[1], i % 2) for i, s in enumerate(sentences)]  # and a word of it
+    (tmp_path / "sst.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    splits = data.load_splits(cfg(data=str(tmp_path / "sst.tsv")))
+    number = lambda text: next(w for w in text.split() if w.isdigit())  # noqa: E731
+    seen = [{number(t) for t in part[0]} for part in (splits.train, splits.validation, splits.test)]
+    assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+    assert "180 rows are phrases of 60 sentences" in capsys.readouterr().out
+
+
+def test_aclimdb_urls_group_by_film_and_test_data_replaces_the_test(tmp_path, capsys):
+    _acl_folder(tmp_path / "acl", ("train",))
+    for name, film in (("neg", 1), ("pos", 2)):  # two reviews per film: 0-1, 2-3, 4-5
+        (tmp_path / "acl" / "train" / f"urls_{name}.txt").write_text(
+            "".join(f"http://www.imdb.com/title/tt{film}{i // 2}/usercomments\n" for i in range(6)))
+    splits = data.load_splits(cfg(data=str(tmp_path / "acl"), test_fraction=0.25, validation_fraction=0.34))
+    assert "grouped by film (urls_*.txt): 6 films" in capsys.readouterr().out
+    pairs = lambda part: {(t.split()[0], int(t.split()[2].split("<")[0]) // 2) for t in part[0]}  # noqa: E731
+    assert not (pairs(splits.train) & pairs(splits.test)) and not (pairs(splits.train) & pairs(splits.validation))
+    assert len(splits.test[0]) == 4
+    test_file = tmp_path / "official.tsv"
+    test_file.write_text("text\tlabel\nfine\t1\nawful\t0\n")
+    splits = data.load_splits(cfg(data=str(tmp_path / "acl"), test_data=str(test_file), validation_fraction=0.34))
+    assert splits.test == (["fine", "awful"], [1, 0]) and len(splits.train[0]) + len(splits.validation[0]) == 12
 
 
 def test_folder_that_is_not_aclimdb(tmp_path):
