@@ -92,20 +92,21 @@ def generated_names(seed, per_language=400):
 
 
 def split(names, seed, validation_fraction, test_fraction):
-    """Index arrays (train, validation, test), shuffled with `seed`. Each language is split in these proportions
-    (at least one name of each held out where it has three or more), so a small file still validates and tests on
-    every language it has."""
+    """Index arrays (train, validation, test), shuffled with `seed`. Each language's distinct names are split in these
+    proportions (at least one held out where it has three or more), so a small file still validates and tests on
+    every language it has; every copy of a name (the lists repeat some, within and across languages) goes where its
+    first copy went, so no test name is also a training name."""
     rng = np.random.default_rng(seed)
-    languages = np.asarray(names.languages)
-    parts = ([], [], [])
+    part_of = {}  # name -> 0 train, 1 validation, 2 test
     for language in sorted(set(names.languages)):
-        members = rng.permutation(np.flatnonzero(languages == language))
-        held = [max(int(round(len(members) * f)), 1 if len(members) >= 3 else 0)
+        fresh = sorted({n for n, x in zip(names.names, names.languages) if x == language and n not in part_of})
+        fresh = [fresh[i] for i in rng.permutation(len(fresh))]
+        held = [max(int(round(len(fresh) * f)), 1 if len(fresh) >= 3 else 0)
                 for f in (validation_fraction, test_fraction)]
-        parts[1].append(members[:held[0]])
-        parts[2].append(members[held[0]:held[0] + held[1]])
-        parts[0].append(members[held[0] + held[1]:])
-    return tuple(rng.permutation(np.concatenate(part)).astype(int) for part in parts)
+        for k, name in enumerate(fresh):
+            part_of[name] = 1 if k < held[0] else 2 if k < held[0] + held[1] else 0
+    return tuple(rng.permutation(np.array([i for i, n in enumerate(names.names) if part_of[n] == p], int))
+                 for p in range(3))
 
 
 def char_lookup(chars):

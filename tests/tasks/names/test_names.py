@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tasks.common.cli import run_cli
 from tasks.names.__main__ import main
-from tasks.names.data import END, START, char_ids, load_names
+from tasks.names.data import END, START, char_ids, load_names, split
 
 pytestmark = pytest.mark.xdist_group("names")
 TINY = ["--epochs", "2", "--units", "16", "--embedding-dim", "8", "--batch-size", "32"]
@@ -38,6 +38,17 @@ def test_char_ids_with_and_without_markers():
     assert char_ids(["ab"], ["a", "b"], markers=False).tolist() == [[4, 5]]
 
 
+def test_split_keeps_every_copy_of_a_name_on_one_side_and_every_language_in_each_part():
+    names = types.SimpleNamespace(names=["Abel", "Abel", "Abel", "Bo", "Cy", "Di", "Ed", "Fa", "Gu", "Ho", "Io", "Ju"],
+                                  languages=["A", "A", "B", "A", "A", "A", "B", "B", "B", "B", "A", "B"])
+    for seed in range(20):
+        parts = split(names, seed, 0.2, 0.2)
+        assert sorted(np.concatenate(parts).tolist()) == list(range(12))
+        seen = [{names.names[i] for i in part} for part in parts]
+        assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+        assert all({names.languages[i] for i in part} == {"A", "B"} for part in parts[1:])
+
+
 def test_offline_without_a_dataset_named_uses_generated_names(capsys):
     cfg = types.SimpleNamespace(data=None, dataset="auto", cache_dir=None, seed=0)
     names = load_names(cfg)
@@ -47,7 +58,9 @@ def test_offline_without_a_dataset_named_uses_generated_names(capsys):
 def test_classify_names_end_to_end(names_file, tmp_path):
     metrics = main(["--task", "classify", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
                     "--export-dir", str(tmp_path / "exports"), *TINY])
-    assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["examples"] == 36
+    held_out_names = split(load_names(types.SimpleNamespace(data=str(names_file), dataset="auto", cache_dir=None,
+                                                            seed=0)), 0, 0.1, 0.1)[2]
+    assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["examples"] == len(held_out_names)
     assert 0 <= metrics["test"]["balanced_accuracy"] <= 1
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
     serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]

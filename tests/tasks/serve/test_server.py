@@ -109,6 +109,9 @@ def test_generation_and_forecasting_exports(server, model_base):
     expected = in_process(model_base, "forecasting", value=np.array(rows, object))["value"]
     answer = server.post("/v1/models/forecasting:predict", json={"instances": [{"value": r} for r in rows]})
     np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-5)
+    for bad in ({"instances": [{"values": rows[0]}]}, {"instances": [{"value": [float(v) for v in rows[0]]}]}):
+        refused = server.post("/v1/models/forecasting:predict", json=bad)  # a misspelt column; numbers, not text
+        assert refused.status_code == 400 and "error" in refused.json()
 
 
 def test_two_input_model_takes_named_rows(server, model_base):
