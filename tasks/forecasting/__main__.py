@@ -73,108 +73,56 @@ def train(cfg):
 
     import keras
     import numpy as np
-    import tensorflow as tf
 
     import zoo
-    from tasks.forecasting.data import (
-        chronological_splits,
-        load_table,
-        make_dataset,
-        season_of,
-        step_hours,
-        times_of,
-        windows,
-    )
-    from tasks.forecasting.evaluation import baselines, errors, plot_forecast
-    from tasks.forecasting.preparation import Preparation, calendar_parts
+    from tasks.forecasting.data import load_data, make_dataset, times_of
+    from tasks.forecasting.evaluation import plot_forecast, score
     from tasks.forecasting.serving import change_targets, forecast_from_changes, write_export
-    from tasks.forecasting.table import plan_columns
 
     # Data: each column's role (printed), chronological parts, the preparation fitted on the training part only.
-    table = load_table(cfg)
-    columns = plan_columns(table, cfg.target, cfg.inputs, name=cfg.data or "the data")
-    hours = step_hours(table, columns)
-    season = cfg.season or season_of(hours)
-    if cfg.calendar:
-        if hours is None:
-            raise UserError("--calendar needs a time column that reads as dates (e.g. 2024-01-31 or 2024-01-31 "
-                            "13:00, or year/month/day/hour columns).")
-        columns.calendar = calendar_parts(hours)
-        columns.notes.append(f"calendar: {', '.join(columns.calendar) or 'none (rows a year or more apart)'}")
-    for note in columns.notes:
-        print(note)
-    parts = chronological_splits(table.rows, cfg.validation_fraction, cfg.test_fraction, cfg.lookback, cfg.horizon)
-    prep = Preparation.fit(table, columns, slice(parts[0].start, parts[0].stop))
-    parsed = {k: np.asarray(v)[0] for k, v in prep.parse({c: tf.constant([table.cells[c]]) for c in prep.raw}).items()}
-    count = len(columns.targets)
-
-    def prepared(part):
-        inputs, future, starts, left_out = windows(parsed, part, cfg.lookback, cfg.horizon, count)
-        features = np.concatenate([np.asarray(prep.features({k: v[i:i + 4096] for k, v in inputs.items()}))
-                                   for i in range(0, max(len(starts), 1), 4096)]) if len(starts) else None
-        return features, future, starts, left_out
-
-    (x_train, y_train, _, skip_train), (x_val, y_val, _, skip_val), (x_test, y_test, test_starts, skip_test) = (
-        prepared(part) for part in parts)
-    for name, x in (("training", x_train), ("validation", x_val), ("test", x_test)):
-        if x is None:
-            raise UserError(f"the {name} part has no window whose {cfg.horizon} target value(s) are all known; "
-                            "the target is missing too often there (or choose other --validation-fraction / "
-                            "--test-fraction).")
-    skipped = f"; {skip_train + skip_val + skip_test} left out for a missing target" if skip_train + skip_val + \
-        skip_test else ""
-    run.data(table.source, f"{table.rows} steps{f' ({hours:g} h apart)' if hours else ''}, season {season}; "
-                           f"{len(x_train)} train / {len(x_val)} validation / {len(x_test)} test windows{skipped}",
-             offline=table.offline)
+    data = load_data(cfg)
+    run.data(data.table.source, data.counts(), offline=data.table.offline)
+    train_part, validation_part, test_part = data.parts
+    targets, prep = data.columns.targets, data.preparation
 
     # Model from the zoo: one forecast from the last state, or (horizon > 1) one at every step; it predicts the
     # change from a reference value (see change_targets). A seasonal reference is many-to-one: early steps of a
     # window have no value one season back.
-    reference_season = season if cfg.relative_to == "season" else 0
-    if cfg.relative_to == "season" and not cfg.horizon <= season <= cfg.lookback:
+    reference_season = data.season if cfg.relative_to == "season" else 0
+    if cfg.relative_to == "season" and not cfg.horizon <= data.season <= cfg.lookback:
         raise UserError(f"--relative-to season needs --horizon <= season <= --lookback; the season is "
-                        f"{season} (set it with --season), the lookback {cfg.lookback}.")
+                        f"{data.season} (set it with --season), the lookback {cfg.lookback}.")
     per_step = cfg.horizon > 1 and not reference_season
     with run.scope():
         model = zoo.build("many_to_many" if per_step else "many_to_one", input="features",
                           feature_dim=prep.feature_count, cell=cfg.cell, units=cfg.units,
-                          num_layers=cfg.num_layers, dropout=cfg.dropout, num_outputs=cfg.horizon * count)
+                          num_layers=cfg.num_layers, dropout=cfg.dropout, num_outputs=cfg.horizon * len(targets))
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", metrics=["mae"])
 
-    def dataset(x, future, training):
-        scaled = (future - prep.mean[:count]) / prep.std[:count]
-        return make_dataset(x, change_targets(x, scaled, per_step, reference_season),
+    def dataset(part, training):
+        scaled = (part.future - prep.mean[:len(targets)]) / prep.std[:len(targets)]
+        return make_dataset(part.features, change_targets(part.features, scaled, per_step, reference_season),
                             batch_size=cfg.batch_size, seed=cfg.seed, training=training, autotune=cfg.autotune)
 
-    model = run.fit(model, dataset(x_train, y_train, True), validation_data=dataset(x_val, y_val, False),
-                    samples_per_epoch=len(x_train))
+    model = run.fit(model, dataset(train_part, True), validation_data=dataset(validation_part, False),
+                    samples_per_epoch=len(train_part.starts))
     if not run.is_chief:
         return run.worker_result()
 
     # Evaluate once on the test part, in the original units, against the naive forecasts, target by target.
-    scaled = forecast_from_changes(model.predict(x_test, verbose=0, batch_size=256), x_test, count, per_step,
+    x_test = test_part.features
+    scaled = forecast_from_changes(model.predict(x_test, verbose=0, batch_size=256), x_test, len(targets), per_step,
                                    reference_season)
-    forecast = np.asarray(prep.unscale(np.asarray(scaled), list(range(count))))
-    test, summary = {"windows": len(x_test), "left_out_missing_target": skip_test}, []
-    for i, target in enumerate(columns.targets):
-        naive = baselines(parsed["numbers"][:, i], test_starts, cfg.horizon, season)
-        scores = {"model": errors(forecast[..., i], y_test[..., i]),
-                  **{name: errors(values, y_test[..., i]) for name, values in naive.items()}}
-        scores.update({f"mae_vs_{name}": scores["model"]["mae"] / scores[name]["mae"] for name in naive})
-        test[target] = scores
-        summary.append(f"test{run.marker}: {target}: MAE {scores['model']['mae']:.4f}  RMSE "
-                       f"{scores['model']['rmse']:.4f}  ({len(x_test)} windows)")
-        summary += [f"  {name}: MAE {scores[name]['mae']:.4f}  RMSE {scores[name]['rmse']:.4f}  "
-                    f"(model MAE / this: {scores[f'mae_vs_{name}']:.3f})" for name in naive]
-    times = times_of(table, columns)
-    plot_forecast([times[s] for s in test_starts], y_test[:, 0, 0], forecast[:, 0, 0], run.figure("forecast.png"),
-                  f"test part{run.marker}: 1 step ahead, {columns.targets[0]}")
+    forecast = np.asarray(prep.unscale(np.asarray(scaled), list(range(len(targets)))))
+    test, summary = score(forecast, test_part, data.history, targets, cfg.horizon, data.season, run.marker)
+    times = times_of(data.table, data.columns)
+    plot_forecast([times[s] for s in test_part.starts], test_part.future[:, 0, 0], forecast[:, 0, 0],
+                  run.figure("forecast.png"), f"test part{run.marker}: 1 step ahead, {targets[0]}")
     return run.finish(
-        {"targets": columns.targets, "season": season, "test": test},
-        export=lambda folder, extras: write_export(folder, model, prep, lookback=cfg.lookback,
-                                                   targets=columns.targets, per_step=per_step,
-                                                   season=reference_season, extras=extras),
-        config={"targets": columns.targets, "raw_columns": prep.raw, "season_found": season}, summary=summary)
+        {"targets": targets, "season": data.season, "test": test},
+        export=lambda folder, extras: write_export(folder, model, prep, lookback=cfg.lookback, targets=targets,
+                                                   per_step=per_step, season=reference_season, extras=extras),
+        config={"targets": targets, "raw_columns": prep.raw, "season_found": data.season}, summary=summary)
 
 
 def predict(args):

@@ -12,8 +12,8 @@ from tasks.common import downloads  # downloads.network_reachable: the tests' on
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.training import finish_pipeline
-from tasks.forecasting.preparation import hours_since_epoch, time_fields
-from tasks.forecasting.table import read_table, table_from_text
+from tasks.forecasting.preparation import Preparation, calendar_parts, hours_since_epoch, time_fields
+from tasks.forecasting.table import Columns, Table, plan_columns, read_table, table_from_text
 
 TEMPERATURES_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/daily-min-temperatures.csv"
 TEMPERATURES_HOST = "raw.githubusercontent.com"
@@ -85,6 +85,70 @@ def _download_temperatures(cache_dir, *, explicit):
             raise unreachable_error("temperatures", TEMPERATURES_HOST, "a local CSV")
         return None
     return keras.utils.get_file("daily-min-temperatures.csv", TEMPERATURES_URL, cache_dir=cache_dir)
+
+
+@dataclass
+class Part:
+    """One chronological part's windows, ready to train on or score."""
+
+    features: np.ndarray  # float32 [n, lookback, features]: prepared (scaled, gaps filled, one-hot, calendar)
+    future: np.ndarray  # float32 [n, horizon, targets]: the values to forecast, in the original units
+    starts: np.ndarray  # [n]: the row of each window's first target
+    left_out: int  # windows of this part with a missing target value
+
+
+@dataclass
+class ForecastData:
+    """A table made ready for forecasting: the columns' roles, the preparation fitted on the training part, and the
+    three parts' windows."""
+
+    table: Table
+    columns: Columns
+    preparation: Preparation
+    history: np.ndarray  # float32 [rows, targets]: the targets as read (NaN where missing), for the baselines
+    hours: float | None  # between rows, from the time
+    season: int  # steps per season of the seasonal naive baseline
+    parts: tuple  # train, validation, test: Part each
+
+    def counts(self):
+        """The data line's counts: steps, spacing, season, windows per part, windows left out."""
+        left_out = sum(p.left_out for p in self.parts)
+        spacing = f" ({self.hours:g} h apart)" if self.hours else ""
+        return (f"{self.table.rows} steps{spacing}, season {self.season}; {len(self.parts[0].starts)} train / "
+                f"{len(self.parts[1].starts)} validation / {len(self.parts[2].starts)} test windows"
+                + (f"; {left_out} left out for a missing target" if left_out else ""))
+
+
+def load_data(cfg):
+    """The table `cfg` asks for, each column's role decided and printed, prepared into windows of the three
+    chronological parts; the preparation sees the training part only."""
+    table = load_table(cfg)
+    columns = plan_columns(table, cfg.target, cfg.inputs, name=cfg.data or "the data")
+    hours = step_hours(table, columns)
+    if cfg.calendar:
+        if hours is None:
+            raise UserError("--calendar needs a time column that reads as dates (e.g. 2024-01-31 or 2024-01-31 "
+                            "13:00, or year/month/day/hour columns).")
+        columns.calendar = calendar_parts(hours)
+        columns.notes.append(f"calendar: {', '.join(columns.calendar) or 'none (rows a year or more apart)'}")
+    for note in columns.notes:
+        print(note)
+    bounds = chronological_splits(table.rows, cfg.validation_fraction, cfg.test_fraction, cfg.lookback, cfg.horizon)
+    preparation = Preparation.fit(table, columns, slice(bounds[0].start, bounds[0].stop))
+    raw = {c: tf.constant([table.cells[c]]) for c in preparation.raw}
+    parsed = {name: np.asarray(values)[0] for name, values in preparation.parse(raw).items()}
+    parts = []
+    for name, bound in zip(("training", "validation", "test"), bounds):
+        inputs, future, starts, left_out = windows(parsed, bound, cfg.lookback, cfg.horizon, len(columns.targets))
+        if not len(starts):
+            raise UserError(f"the {name} part has no window whose {cfg.horizon} target value(s) are all known; "
+                            "the target is missing too often there (or choose other --validation-fraction / "
+                            "--test-fraction).")
+        features = np.concatenate([np.asarray(preparation.features({k: v[i:i + 4096] for k, v in inputs.items()}))
+                                   for i in range(0, len(starts), 4096)])  # 4096 windows at a time: bounded memory
+        parts.append(Part(features, future, starts, left_out))
+    return ForecastData(table, columns, preparation, parsed["numbers"][:, :len(columns.targets)], hours,
+                        cfg.season or season_of(hours), tuple(parts))
 
 
 @dataclass

@@ -27,6 +27,23 @@ def baselines(target_values, starts, horizon, season):
     return out
 
 
+def score(forecast, part, history, targets, horizon, season, marker=""):
+    """(test metrics, summary lines): each target's MAE and RMSE in the original units, against the naive
+    forecasts from its `history` [rows, targets], with the ratio of the model's MAE to each."""
+    test, summary = {"windows": len(part.starts), "left_out_missing_target": part.left_out}, []
+    for i, target in enumerate(targets):
+        naive = baselines(history[:, i], part.starts, horizon, season)
+        scores = {"model": errors(forecast[..., i], part.future[..., i]),
+                  **{name: errors(values, part.future[..., i]) for name, values in naive.items()}}
+        scores.update({f"mae_vs_{name}": scores["model"]["mae"] / scores[name]["mae"] for name in naive})
+        test[target] = scores
+        summary.append(f"test{marker}: {target}: MAE {scores['model']['mae']:.4f}  RMSE "
+                       f"{scores['model']['rmse']:.4f}  ({len(part.starts)} windows)")
+        summary += [f"  {name}: MAE {scores[name]['mae']:.4f}  RMSE {scores[name]['rmse']:.4f}  "
+                    f"(model MAE / this: {scores[f'mae_vs_{name}']:.3f})" for name in naive]
+    return test, summary
+
+
 def plot_forecast(times, truth, forecast, path, title, most=365):
     shown = slice(max(0, len(truth) - most), len(truth))
     fig, ax = plt.subplots(figsize=(9, 3.2))
