@@ -122,18 +122,22 @@ def plan_columns(table, target=None, inputs=None, name="the data"):
         notes.append(f"target: {targets[0]!r}, the last numeric column (choose with --target)")
     else:
         targets = _names(target)
+        if not targets:
+            raise UserError("--target names no column; give one, or several separated by commas.")
         for t in targets:
             _require_column(table, t, "--target", name)
+            if t in time:
+                raise UserError(f"--target {t!r} is the time; choose one of {numeric}.")
             if kinds[t] == "empty":
                 raise UserError(f"--target {t!r}: every value of it in {name} is missing; choose a column with "
                                 "values.")
-            if kinds[t] != "numeric" or t in time:
+            if kinds[t] != "numeric":
                 example = next(c for c in table.cells[t] if not is_missing(c) and not is_number(c)) \
                     if kinds[t] == "text" else table.cells[t][0]
                 raise UserError(f"--target {t!r} is not a numeric column of {name} (it holds {example!r}); "
                                 f"choose one of {numeric}.")
 
-    left_out = {h: "a row number" for h in rows_counted}
+    left_out = {h: "a row number" for h in rows_counted if h not in targets}
     left_out.update({h: "every value missing" for h in usable if kinds[h] == "empty"})
     categories = {h: len({c.strip() for c in table.cells[h] if not is_missing(c)}) for h in usable
                   if kinds[h] == "text"}
@@ -172,7 +176,8 @@ def plan_columns(table, target=None, inputs=None, name="the data"):
 
 
 def _names(text):
-    return [n.strip() for n in text.split(",") if n.strip()]
+    """The comma-separated names in `text`, each once, in order."""
+    return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
 
 
 def _require_column(table, column, flag, name):
