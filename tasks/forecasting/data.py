@@ -13,7 +13,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.training import finish_pipeline
 from tasks.forecasting.preparation import Preparation, calendar_parts, hours_since_epoch, time_fields
-from tasks.forecasting.table import Columns, Table, plan_columns, read_table, table_from_text
+from tasks.forecasting.table import Columns, Table, drop_unseen, plan_columns, read_table, table_from_text
 
 TEMPERATURES_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/daily-min-temperatures.csv"
 TEMPERATURES_HOST = "raw.githubusercontent.com"
@@ -131,9 +131,10 @@ def load_data(cfg):
                             "13:00, or year/month/day/hour columns).")
         columns.calendar = calendar_parts(hours)
         columns.notes.append(f"calendar: {', '.join(columns.calendar) or 'none (rows a year or more apart)'}")
+    bounds = chronological_splits(table.rows, cfg.validation_fraction, cfg.test_fraction, cfg.lookback, cfg.horizon)
+    drop_unseen(columns, table, slice(bounds[0].start, bounds[0].stop))
     for note in columns.notes:
         print(note)
-    bounds = chronological_splits(table.rows, cfg.validation_fraction, cfg.test_fraction, cfg.lookback, cfg.horizon)
     preparation = Preparation.fit(table, columns, slice(bounds[0].start, bounds[0].stop))
     raw = {c: tf.constant([table.cells[c]]) for c in preparation.raw}
     parsed = {name: np.asarray(values)[0] for name, values in preparation.parse(raw).items()}

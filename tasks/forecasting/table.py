@@ -175,6 +175,20 @@ def plan_columns(table, target=None, inputs=None, name="the data"):
     return Columns(targets, numeric_inputs, categorical, time, order, notes=notes)
 
 
+def drop_unseen(columns, table, rows):
+    """Leave out the inputs with no value in the training `rows` (a slice): they could be neither scaled nor
+    encoded. A target like that is an error. The note says what was left out."""
+    unseen = [c for c in [*columns.numeric, *columns.categorical] if all(is_missing(x) for x in table.cells[c][rows])]
+    for target in columns.targets:
+        if target in unseen:
+            raise UserError(f"--target {target!r} has no value in the training part (the first rows); the series "
+                            "needs known target values there.")
+    if unseen:
+        columns.numeric = [c for c in columns.numeric if c not in unseen]
+        columns.categorical = [c for c in columns.categorical if c not in unseen]
+        columns.notes.append(f"left out: {', '.join(unseen)} (no value in the training part)")
+
+
 def _names(text):
     """The comma-separated names in `text`, each once, in order."""
     return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))

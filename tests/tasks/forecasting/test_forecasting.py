@@ -16,7 +16,7 @@ from tasks.forecasting.data import chronological_splits, generated_csv, season_o
 from tasks.forecasting.evaluation import baselines
 from tasks.forecasting.preparation import Preparation, calendar_features, fill_gaps, time_fields
 from tasks.forecasting.serving import change_targets, forecast_from_changes, signature_names
-from tasks.forecasting.table import plan_columns, read_table, table_from_text, time_order
+from tasks.forecasting.table import drop_unseen, plan_columns, read_table, table_from_text, time_order
 from tests.tasks.cli_errors import user_error
 
 pytestmark = pytest.mark.xdist_group("forecasting")
@@ -78,6 +78,13 @@ def test_a_messy_table_gets_every_column_a_role_and_says_so(tmp_path):
     assert chosen.targets == ["pm2.5", "TEMP"] and chosen.numeric == ["pm2.5", "TEMP"]
     assert chosen.categorical == ["cbwd"] and "DEWP (not in --inputs)" in "".join(chosen.notes)
     assert plan_columns(table, "TEMP", inputs="none").numeric == ["TEMP"]
+    late = table_from_text("v,w,kind\n1,,\n2,,\n3,,\n4,7,a\n", "x")  # w and kind start after the training rows
+    columns = plan_columns(late, "v")
+    drop_unseen(columns, late, slice(0, 3))
+    assert columns.numeric == ["v"] and not columns.categorical and "w, kind (no value in the training part)" in \
+        columns.notes[-1]
+    with pytest.raises(UserError, match="--target 'w' has no value in the training part"):
+        drop_unseen(plan_columns(late, "w"), late, slice(0, 3))
 
 
 def test_fill_gaps_stays_inside_each_window():
