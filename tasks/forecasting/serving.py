@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import ops
 
 from tasks.common.export import write_extras
+from tasks.forecasting.preparation import Preparation
 
 
 def reference_positions(lookback, horizon, season=0):
@@ -62,28 +63,71 @@ def signature_names(columns):
     return names
 
 
+@keras.saving.register_keras_serializable(package="forecasting")
+class PrepareRows(keras.layers.Layer):
+    """{input name: text [batch, lookback]} -> prepared features [batch, lookback, features]: `Preparation` as a
+    layer, so a `.keras` file carries it (its statistics and vocabularies are the layer's config)."""
+
+    def __init__(self, preparation, names, **kwargs):
+        super().__init__(**kwargs)
+        self.preparation = preparation if isinstance(preparation, Preparation) else Preparation.from_json(preparation)
+        self.names = dict(names)  # column -> input name
+
+    def call(self, raw):
+        return self.preparation.features(self.preparation.parse({c: raw[n] for c, n in self.names.items()}))
+
+    def get_config(self):
+        return {**super().get_config(), "preparation": self.preparation.to_json(), "names": self.names}
+
+
+@keras.saving.register_keras_serializable(package="forecasting")
+class ValuesFromChanges(keras.layers.Layer):
+    """(the network's changes, the prepared window) -> forecasts [batch, horizon, targets] in the original units:
+    each step's reference value plus its change (`forecast_from_changes`), unscaled."""
+
+    def __init__(self, targets, mean, std, per_step, season, **kwargs):
+        super().__init__(**kwargs)
+        self.targets, self.per_step, self.season = int(targets), bool(per_step), int(season)
+        self.mean, self.std = [float(v) for v in mean], [float(v) for v in std]
+
+    def call(self, changes, features):
+        return forecast_from_changes(changes, features, self.targets, self.per_step, self.season) * self.std \
+            + self.mean
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets, "mean": self.mean, "std": self.std,
+                "per_step": self.per_step, "season": self.season}
+
+
+def forecaster(network, preparation, *, lookback, targets, per_step, season):
+    """The trained network with the whole preparation inside: {input name: text [batch, lookback]} -> {output name:
+    forecast [batch, horizon]} per target, in its original units. What `model.keras` holds and the export serves."""
+    names, outputs = signature_names(preparation.raw), signature_names(targets)
+    raw = {name: keras.Input(shape=(lookback,), dtype="string", name=name) for name in names.values()}
+    features = PrepareRows(preparation, names, name="prepare_rows")(raw)
+    count = len(targets)
+    values = ValuesFromChanges(count, preparation.mean[:count], preparation.std[:count], per_step, season,
+                               name="values_from_changes")(network(features), features)
+    return keras.Model(raw, {outputs[t]: values[..., i] for i, t in enumerate(targets)}, name="forecaster")
+
+
 def write_export(directory, model, preparation, *, lookback, targets, per_step, season, extras):
     """`serving_default`: one string input [batch, lookback] per raw column (the CSV's cells as written: numbers,
     missing values such as "NA" or "", category names, the time) -> one output per target [batch, horizon] in its
-    original units. The trained model on prepared features (`model.keras`) and `extras` go to `assets.extra/`."""
+    original units. The same model with its preparation (`model.keras`, `forecaster`) and `extras` go to
+    `assets.extra/`."""
+    end_to_end = forecaster(model, preparation, lookback=lookback, targets=targets, per_step=per_step, season=season)
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive.track(end_to_end)
     for lookup in preparation.lookups.values():
         archive.track(lookup)
-    inputs = signature_names(preparation.raw)
-    outputs = signature_names(targets)
-
-    def forecast(raw):
-        features = preparation.features(preparation.parse({column: raw[name] for column, name in inputs.items()}))
-        scaled = forecast_from_changes(model(features, training=False), features, len(targets), per_step, season)
-        values = preparation.unscale(scaled, list(range(len(targets))))
-        return {outputs[t]: values[..., i] for i, t in enumerate(targets)}
-
-    spec = {name: tf.TensorSpec([None, lookback], tf.string, name=name) for name in inputs.values()}
-    archive.add_endpoint("serving_default", forecast, input_signature=[spec])
+    spec = {name: tf.TensorSpec([None, lookback], tf.string, name=name)
+            for name in signature_names(preparation.raw).values()}
+    archive.add_endpoint("serving_default", lambda raw: end_to_end(raw, training=False), input_signature=[spec])
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
-    model.save(extra / "model.keras")
-    write_extras(extra, {**extras, "preparation.json": {**preparation.to_json(), "inputs": inputs,
-                                                        "outputs": outputs}})
+    end_to_end.save(extra / "model.keras")
+    write_extras(extra, {**extras, "preparation.json": {**preparation.to_json(),
+                                                        "inputs": signature_names(preparation.raw),
+                                                        "outputs": signature_names(targets)}})

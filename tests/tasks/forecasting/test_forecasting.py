@@ -198,13 +198,20 @@ def test_recipe_on_a_messy_multivariate_table_exports_the_whole_preparation(tmp_
     rows = [100, 320, table.rows]  # the second window ends inside the long gap of the target
     answer, window = served(export, table, rows)
     assert set(answer) == {"pm2.5", "TEMP"} and answer["TEMP"].shape == (3, 3)
+    # model.keras is the same model with the preparation inside: raw cells in, forecasts out.
+    model = keras.models.load_model(export / "assets.extra" / "model.keras")
+    expected = model(window)
+    np.testing.assert_allclose(answer["pm2.5"], expected["pm2_5"], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(answer["TEMP"], expected["TEMP"], rtol=1e-4, atol=1e-3)
+    # Its preparation is the recorded one, rebuilt in Python: the features agree, and the network's changes from the
+    # last value seen, unscaled, are the forecast.
     saved = json.loads((export / "assets.extra" / "preparation.json").read_text())
     prep = Preparation.from_json(saved)
     features = prep.features(prep.parse({c: window[name] for c, name in saved["inputs"].items()}))
-    model = keras.models.load_model(export / "assets.extra" / "model.keras")
-    expected = prep.unscale(np.asarray(forecast_from_changes(model(features), features, 2, True)), [0, 1])
-    np.testing.assert_allclose(answer["pm2.5"], expected[..., 0], rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(answer["TEMP"], expected[..., 1], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(model.get_layer("prepare_rows")(window), features, atol=1e-6)
+    network = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    by_hand = prep.unscale(np.asarray(forecast_from_changes(network(features), features, 2, True)), [0, 1])
+    np.testing.assert_allclose(answer["TEMP"], by_hand[..., 1], rtol=1e-4, atol=1e-3)
     assert -20 < float(np.mean(answer["TEMP"])) < 20 and np.isfinite(answer["pm2.5"]).all()
 
     # A category never seen in training and missing cells are answered, not refused.
