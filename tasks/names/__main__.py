@@ -11,22 +11,15 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (  # noqa: E402
-    ClassWeightFlags,
-    dispatch,
-    flag,
-    recipe_parser,
-    require_fraction,
-    require_positive,
-    run_cli,
-)
+from tasks.common import cli  # noqa: E402  (cli.ClassWeightFlags: the classifiers' shared flag)
+from tasks.common.cli import dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config(ClassWeightFlags, DistributionFlags):
+class Config(cli.ClassWeightFlags, DistributionFlags):
     task: str = flag("classify", "classify: a surname's language (many-to-one); generate: new surnames for a "
                                  "language (one-to-many)", choices=("classify", "generate"))
     # data

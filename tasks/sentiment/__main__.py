@@ -13,23 +13,15 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (  # noqa: E402
-    ClassWeightFlags,
-    UserError,
-    dispatch,
-    flag,
-    recipe_parser,
-    require_fraction,
-    require_positive,
-    run_cli,
-)
+from tasks.common import cli  # noqa: E402  (cli.ClassWeightFlags: the classifiers' shared flag)
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
 
 @dataclasses.dataclass
-class Config(ClassWeightFlags, DistributionFlags):
+class Config(cli.ClassWeightFlags, DistributionFlags):
     # data
     data: str | None = flag(None, "local data: a TSV/CSV file with text and label columns, or an aclImdb folder")
     dataset: str = flag("auto", "auto: IMDB, or the offline set when it cannot be downloaded; imdb: IMDB or an "
