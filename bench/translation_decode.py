@@ -22,14 +22,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import tensorflow_text  # noqa: E402,F401  (the SentencePiece ops of the export's graph)
 
 import zoo  # noqa: E402,F401  (registers the zoo's layers for load_model)
 from tasks.common.export import version_folder  # noqa: E402
 from tasks.translation.data import read_pairs  # noqa: E402
 from tasks.translation.decoding import greedy_decode, python_loop_greedy  # noqa: E402
-from tasks.translation.serving import Translator, vectorizers_from_files  # noqa: E402
+from tasks.translation.serving import translator_from_export  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spa-eng" / "train.tsv"
 
@@ -58,11 +58,7 @@ def main():
     step = max(1, len(pairs) // args.sentences)  # spread over the file, which runs from short to long sentences
     texts = [pair[args.column] for pair in pairs[::step][:args.sentences]]
 
-    model = keras.models.load_model(extra / "model.keras")
-    source_vectorizer, target_vectorizer = vectorizers_from_files(extra / "source_vocabulary.txt",
-                                                                  extra / "target_vocabulary.txt")
-    translator = Translator(model, source_vectorizer, target_vectorizer, max_length=config["max_length"],
-                            beam_width=config["beam_width"])
+    translator = translator_from_export(export, beam_width=config["beam_width"])
     sources = [translator.source(tf.constant([t])) for t in texts]
     graph_greedy = tf.function(lambda s: greedy_decode(translator.models, s, **translator.loop_args),
                                reduce_retracing=True)

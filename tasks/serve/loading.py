@@ -80,6 +80,7 @@ def load_version(path, version, *, tags=("serve",), timeout_ms=0, threads=(0, 0)
     """Load the SavedModel in `path` into a session of its own; `threads` is (intra-op, inter-op), 0 for
     TensorFlow's choice. (TensorFlow is imported here, so the command line answers flag errors at once.)"""
     import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (TF Serving links tensorflow-text's ops into its server; so does this one)
 
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads[0],
                                       inter_op_parallelism_threads=threads[1])

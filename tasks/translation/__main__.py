@@ -33,9 +33,11 @@ class Config(DistributionFlags):
     max_pairs: int = flag(0, "use only the first N pairs (the files run from short to long sentences); 0: all")
     test_fraction: float = flag(0.02, "pairs held out for the test split, grouped by target sentence")
     validation_fraction: float = flag(0.02, "pairs held out from training for validation and early stopping")
-    source_vocab_size: int = flag(12000, "source vocabulary size, padding, [UNK] and markers included")
-    target_vocab_size: int = flag(8000, "target vocabulary size, padding, [UNK] and markers included")
-    max_length: int = flag(24, "sentences are cut to this many words (markers included); also the decode limit")
+    source_vocab_size: int = flag(8000, "source subword vocabulary size (SentencePiece, learned from the training "
+                                        "sentences), 256 byte pieces and 4 markers included")
+    target_vocab_size: int = flag(8000, "target subword vocabulary size, as for the source")
+    max_length: int = flag(32, "sentences are cut to this many subword pieces (markers included); also the decode "
+                               "limit")
     bucket_step: int = flag(6, "width of the length buckets; batches are padded to a multiple of it")
     # model
     cell: str = flag("gru", "recurrent cell of the encoder and the decoder", choices=("simple_rnn", "lstm", "gru"))
@@ -70,9 +72,9 @@ class Config(DistributionFlags):
             raise UserError("--max-pairs and --examples must not be negative.")
         require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         for name in ("source_vocab_size", "target_vocab_size"):
-            if getattr(self, name) < 5:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 5 (padding, [UNK], [START], [END] "
-                                "and one word).")
+            if getattr(self, name) < 300:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 300 (256 byte pieces, 4 markers and "
+                                f"the common characters); got {getattr(self, name)}.")
 
 
 def train(cfg):
@@ -85,33 +87,31 @@ def train(cfg):
     import tensorflow as tf
 
     import zoo
-    from tasks.common.text import read_vocabulary, write_vocabulary
-    from tasks.translation.data import load_splits, make_dataset, make_vectorizer
+    from tasks.translation.data import load_splits, make_dataset
     from tasks.translation.evaluation import plot_attention, score_translations
     from tasks.translation.serving import Translator, translate_texts, write_export
+    from tasks.translation.subwords import Subwords, learn_subwords
 
     # Data: validation and test are held out by target sentence; the test split is used once, at the end.
     splits = load_splits(cfg)
     run.data(splits.source, f"{len(splits.train)} train / {len(splits.validation)} validation / "
                             f"{len(splits.test)} test pairs", offline=splits.offline,
              marker="OFFLINE GENERATED DATA, NOT TATOEBA")
-    vectorizers = {}
+    subwords = {}
     for side, index, size in (("source", 0, cfg.source_vocab_size), ("target", 1, cfg.target_vocab_size)):
-        vocabulary_file = run.dir / f"{side}_vocabulary.txt"
-        if run.resuming and vocabulary_file.exists():  # the same ids as the interrupted run
-            vectorizers[side] = make_vectorizer(size, read_vocabulary(vocabulary_file))
-        else:
-            vectorizers[side] = make_vectorizer(size)
-            texts = [pair[index] for pair in splits.train]  # training pairs only
-            vectorizers[side].adapt(tf.data.Dataset.from_tensor_slices(texts).batch(2048))
-            write_vocabulary(vocabulary_file, vectorizers[side])
-    train_ds = make_dataset(splits.train, vectorizers["source"], vectorizers["target"], cfg, training=True)
-    val_ds = make_dataset(splits.validation, vectorizers["source"], vectorizers["target"], cfg, training=False)
+        model_file = run.dir / f"{side}.spm"
+        if run.resuming and model_file.exists():  # the same ids as the interrupted run
+            subwords[side] = Subwords.read(model_file)
+        else:  # learned from the training pairs only
+            subwords[side] = Subwords(learn_subwords([pair[index] for pair in splits.train], size, cfg.seed))
+            subwords[side].write(model_file)
+    train_ds = make_dataset(splits.train, subwords["source"], subwords["target"], cfg, training=True)
+    val_ds = make_dataset(splits.validation, subwords["source"], subwords["target"], cfg, training=False)
 
     # Model from the zoo: (Bi)RNN encoder -> RNN decoder with attention, trained with teacher forcing.
     with run.scope():
-        model = zoo.build("seq2seq", input="tokens", vocab_size=vectorizers["source"].vocabulary_size(),
-                          target_vocab_size=vectorizers["target"].vocabulary_size(), embedding_dim=cfg.embedding_dim,
+        model = zoo.build("seq2seq", input="tokens", vocab_size=subwords["source"].size,
+                          target_vocab_size=subwords["target"].size, embedding_dim=cfg.embedding_dim,
                           target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
                           num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
                           attention=cfg.attention)
@@ -124,7 +124,7 @@ def train(cfg):
         return run.worker_result()
 
     # Evaluate once on the test split: greedy and beam search, with the very functions the export runs.
-    translator = Translator(model, vectorizers["source"], vectorizers["target"], max_length=cfg.max_length,
+    translator = Translator(model, subwords["source"], subwords["target"], max_length=cfg.max_length,
                             beam_width=cfg.beam_width, length_penalty=cfg.length_penalty)
     functions = translator.functions()
     sources, references = [s for s, _ in splits.test], [t for _, t in splits.test]
@@ -143,14 +143,14 @@ def train(cfg):
 
     summary = [f"  {e['source']}\n    reference: {e['reference']}\n    greedy:    {e['greedy']}\n"
                f"    beam:      {e['beam']}" for e in examples]
-    summary += [f"test{run.marker} {name}: BLEU {test[name]['bleu']:.1f}  chrF {test[name]['chrf']:.1f}  "
+    summary += [f"test{run.marker} {name}: BLEU {test[name]['bleu']:.1f} (lowercased "
+                f"{test[name]['bleu_lowercase']:.1f})  chrF {test[name]['chrf']:.1f}  "
                 f"({test['pairs']} pairs, {test[name]['decode_seconds']:.1f} s to decode)" for name in decoded]
     return run.finish(
         {"test": test, "examples": examples,
          "validation": {k: float(v) for k, v in model.evaluate(val_ds, verbose=0, return_dict=True).items()}},
         export=lambda folder, extras: write_export(folder, translator, extras=extras),
-        config={"source_vocabulary_size": vectorizers["source"].vocabulary_size(),
-                "target_vocabulary_size": vectorizers["target"].vocabulary_size()},
+        config={"source_vocabulary_size": subwords["source"].size, "target_vocabulary_size": subwords["target"].size},
         summary=summary)
 
 

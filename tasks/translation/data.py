@@ -1,12 +1,11 @@
 """Translation data: Tatoeba spa-eng from its public URL, a local TSV of pairs, or the offline stand-in; a test split
-grouped by target sentence; in-graph tokenization with [START]/[END]; length-bucketed teacher-forcing batches."""
+grouped by target sentence; in-graph subword tokenization (`subwords`); length-bucketed teacher-forcing batches."""
 
 import random
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
@@ -20,7 +19,6 @@ from tasks.translation.offline import offline_pairs
 # The file the TensorFlow "NMT with attention" tutorial uses: English<TAB>Spanish per line.
 SPA_ENG_URL = "https://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip"
 SPA_ENG_HOST = "storage.googleapis.com"
-START, END = "[START]", "[END]"
 
 
 @dataclass
@@ -108,30 +106,9 @@ def _download_spa_eng(cache_dir, *, explicit):
 # ---- tokenization and pipelines -------------------------------------------------------------------------------
 
 
-def standardize(text):
-    """Lowercase, punctuation kept as its own word, wrapped in [START] ... [END]; hyphenated words stay whole.
-
-    "¿Dónde está?" -> "[START] ¿ dónde está ? [END]". Letters of every script, with their accents, and numbers
-    stay. Core TensorFlow has no Unicode normalization op, so the training data is normalized to NFC when read, and
-    so is what nearly every keyboard and file produces.
-    """
-    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")  # undecodable bytes never fail
-    text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, r"[^\pL\pN .?!,¿¡'-]", " ")
-    text = tf.strings.regex_replace(text, r"([.?!,¿¡])", r" \1 ")
-    return tf.strings.join([START, tf.strings.strip(text), END], separator=" ")
-
-
-def make_vectorizer(vocab_size, vocabulary=None):
-    """Word-level TextVectorization giving ragged ids (0 = padding, 1 = [UNK]), markers included."""
-    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=True,
-                                             vocabulary=vocabulary)
-
-
-def source_ids(vectorizer, texts, max_length):
+def source_ids(subwords, texts, max_length):
     """Dense source ids [batch, time] cut to `max_length` ([END] kept last), at least one step long."""
-    ids = _cut(vectorizer(texts), max_length)
-    return ids.to_tensor()
+    return _cut(subwords.tokenize(texts), max_length).to_tensor()
 
 
 def _cut(ids, max_length):
@@ -148,13 +125,14 @@ def teacher_forcing(source, target):
     return {"tokens": source, "previous_tokens": target[:, :-1]}, target[:, 1:]
 
 
-def make_dataset(pairs, source_vectorizer, target_vectorizer, cfg, *, training):
+def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):
     """Teacher-forcing batches, bucketed by length into a fixed set of padded shapes (one XLA compile each)."""
     dataset = tf.data.Dataset.from_tensor_slices(([s for s, _ in pairs], [t for _, t in pairs]))
     if training:
         dataset = dataset.shuffle(len(pairs), seed=cfg.seed, reshuffle_each_iteration=True)
     def tokenize(sources, targets):  # 1024 at a time: much faster than one by one
-        return _cut(source_vectorizer(sources), cfg.max_length), _cut(target_vectorizer(targets), cfg.max_length + 1)
+        return (_cut(source_subwords.tokenize(sources), cfg.max_length),
+                _cut(target_subwords.tokenize(targets), cfg.max_length + 1))
 
     def as_int32(source, target):  # also makes the unbatched ragged rows plain tensors, as bucketing needs
         return tf.cast(source, tf.int32), tf.cast(target, tf.int32)

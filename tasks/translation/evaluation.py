@@ -9,15 +9,17 @@ from tasks.common.reports import plt
 def score_translations(hypotheses, references):
     """Corpus BLEU and chrF of `hypotheses` against `references` (lists of strings, one reference each).
 
-    Our tokenizer lowercases and drops accents, so BLEU is computed case-insensitively (sacreBLEU's `lc` option, in
-    the signature string); chrF compares lowercased text too.
+    `bleu` and `chrf` are sacreBLEU's defaults, case-sensitive (the figures papers report); `bleu_lowercase` is the
+    case-insensitive BLEU, comparable with lowercasing systems. The signatures say which is which.
     """
-    bleu = sacrebleu.metrics.BLEU(lowercase=True)
-    chrf = sacrebleu.metrics.CHRF(lowercase=True)
+    bleu, bleu_lowercase = sacrebleu.metrics.BLEU(), sacrebleu.metrics.BLEU(lowercase=True)
+    chrf = sacrebleu.metrics.CHRF()
     return {
         "bleu": float(bleu.corpus_score(hypotheses, [references]).score),
+        "bleu_lowercase": float(bleu_lowercase.corpus_score(hypotheses, [references]).score),
         "chrf": float(chrf.corpus_score(hypotheses, [references]).score),
         "bleu_signature": str(bleu.get_signature()),
+        "bleu_lowercase_signature": str(bleu_lowercase.get_signature()),
     }
 
 

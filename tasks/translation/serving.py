@@ -1,12 +1,16 @@
-"""Strings in, strings out: the trained seq2seq with its vocabularies and the decode loops, in process and exported.
+"""Strings in, strings out: the trained seq2seq, its subword tokenizers and the decode loops, in process and exported.
 
 The exported SavedModel has three signatures, each taking a batch of source strings (input `text`):
 - `serving_default`: greedy decoding -> `translation`
 - `beam_search`: beam search of the configured width -> `translation`
 - `attention`: greedy decoding -> `translation`, `attention` [batch, target_steps, source_steps], and the words on
-  both axes (`source_tokens`, `target_tokens`), for plots and debugging.
+  both axes (`source_tokens`, `target_tokens`: subword pieces), for plots and debugging.
+
+Tokenization is tensorflow-text's SentencePiece op (see `subwords`); `assets.extra/` holds `source.spm` and
+`target.spm`, the two SentencePiece models, for users who tokenize outside the graph.
 """
 
+import re
 from pathlib import Path
 
 import keras
@@ -15,28 +19,25 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
-from tasks.common.text import read_vocabulary, write_vocabulary
-from tasks.translation.data import END, START, make_vectorizer, source_ids
+from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
+from tasks.translation.subwords import END_ID, START_ID, UNKNOWN_SCRIPT, Subwords, require_known_script
 
 SIGNATURES = ("serving_default", "beam_search", "attention")
 
 
 class Translator:
-    """The decode loops over a trained seq2seq model and its two vectorizers, as graph functions of strings."""
+    """The decode loops over a trained seq2seq model and its two subword tokenizers, as graph functions of strings."""
 
-    def __init__(self, model, source_vectorizer, target_vectorizer, *, max_length, beam_width, length_penalty=1.0):
+    def __init__(self, model, source_subwords, target_subwords, *, max_length, beam_width, length_penalty=1.0):
         self.model = model
         self.models = zoo.inference_models(model)
-        self.source_vectorizer, self.target_vectorizer = source_vectorizer, target_vectorizer
-        vocabulary = target_vectorizer.get_vocabulary()
-        self.source_words = tf.constant(source_vectorizer.get_vocabulary())
-        self.target_words = tf.constant(vocabulary)
-        self.loop_args = dict(start_id=vocabulary.index(START), end_id=vocabulary.index(END), max_length=max_length)
+        self.source_subwords, self.target_subwords = source_subwords, target_subwords
+        self.loop_args = dict(start_id=START_ID, end_id=END_ID, max_length=max_length)
         self.max_length, self.beam_width, self.length_penalty = max_length, beam_width, length_penalty
 
     def source(self, text):
-        return source_ids(self.source_vectorizer, text, self.max_length)
+        return require_known_script(source_ids(self.source_subwords, text, self.max_length))
 
     def greedy(self, text):
         ids, _ = greedy_decode(self.models, self.source(text), **self.loop_args)
@@ -51,16 +52,12 @@ class Translator:
         source = self.source(text)
         ids, weights = greedy_decode(self.models, source, **self.loop_args)
         return {"translation": self.detokenize(ids), "attention": weights,
-                "source_tokens": tf.gather(self.source_words, source),
-                "target_tokens": tf.gather(self.target_words, ids)}
+                "source_tokens": self.source_subwords.pieces(source),
+                "target_tokens": self.target_subwords.pieces(ids)}
 
     def detokenize(self, ids):
-        """ids [batch, steps] -> one string per row: words joined, markers and padding dropped, punctuation attached."""
-        words = tf.ragged.boolean_mask(tf.gather(self.target_words, ids),
-                                       (ids > 0) & tf.not_equal(ids, self.loop_args["end_id"]))
-        text = tf.strings.reduce_join(words, axis=-1, separator=" ")
-        text = tf.strings.regex_replace(text, r" ([.?!,])", r"\1")
-        return tf.strings.regex_replace(text, r"([¿¡]) ", r"\1")
+        """ids [batch, steps] -> one string per row (padding and markers dropped, pieces joined as written)."""
+        return self.target_subwords.detokenize(ids)
 
     def functions(self):
         """{signature name: tf.function taking a batch of strings}, for evaluation in process."""
@@ -70,11 +67,11 @@ class Translator:
 
 
 def write_export(directory, translator, *, extras):
-    """Write the SavedModel into `directory`; `extras` ({file name: dict, or a path to copy}), both vocabularies and
-    the trained model (`model.keras`) go to `directory/assets.extra/`."""
+    """Write the SavedModel into `directory`; `extras` ({file name: dict, or a path to copy}), both SentencePiece
+    models and the trained model (`model.keras`) go to `directory/assets.extra/`."""
     archive = keras.export.ExportArchive()
     for tracked in (translator.model, translator.models["encode"], translator.models["decode_step"],
-                    translator.source_vectorizer, translator.target_vectorizer):
+                    translator.source_subwords.tokenizer, translator.target_subwords.tokenizer):
         archive.track(tracked)
     spec = [tf.TensorSpec([None], tf.string, name="text")]
     for name, fn in zip(SIGNATURES, (translator.greedy, translator.beam, translator.attention)):
@@ -83,18 +80,25 @@ def write_export(directory, translator, *, extras):
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
     translator.model.save(extra / "model.keras")
-    for name, vectorizer in (("source", translator.source_vectorizer), ("target", translator.target_vectorizer)):
-        write_vocabulary(extra / f"{name}_vocabulary.txt", vectorizer)
+    translator.source_subwords.write(extra / "source.spm")
+    translator.target_subwords.write(extra / "target.spm")
     write_extras(extra, extras)
 
 
-def vectorizers_from_files(source_file, target_file):
-    source, target = read_vocabulary(source_file), read_vocabulary(target_file)
-    return make_vectorizer(len(source) + 2, source), make_vectorizer(len(target) + 2, target)
+def translator_from_export(path, *, beam_width=1):
+    """A `Translator` over an export's `model.keras` and SentencePiece models (`path`: a version folder)."""
+    import json
+
+    extra = Path(path) / "assets.extra"
+    config = json.loads((extra / "config.json").read_text())
+    return Translator(keras.models.load_model(extra / "model.keras"), Subwords.read(extra / "source.spm"),
+                      Subwords.read(extra / "target.spm"), max_length=config["max_length"], beam_width=beam_width)
 
 
 def load_export(path, signature="serving_default"):
     """One signature of a translation export. `path` is a version folder, or a model folder (newest version)."""
+    import tensorflow_text  # noqa: F401  (registers the SentencePiece ops the export's graph uses)
+
     path = version_folder(path, "translation")
     loaded = tf.saved_model.load(str(path))
     if signature not in loaded.signatures or "text" not in loaded.signatures[signature].structured_input_signature[1]:
@@ -103,9 +107,17 @@ def load_export(path, signature="serving_default"):
 
 
 def translate_texts(signature, texts, batch_size=256):
-    """Translations of a list of strings, in batches, through an exported signature or a `Translator` function."""
+    """Translations of a list of strings, in batches, through an exported signature or a `Translator` function.
+    A text in a script the model never saw is a UserError that quotes it."""
     out = []
     for start in range(0, len(texts), batch_size):
-        result = signature(text=tf.constant(texts[start:start + batch_size], tf.string))
+        try:
+            result = signature(text=tf.constant(texts[start:start + batch_size], tf.string))
+        except tf.errors.InvalidArgumentError as error:
+            found = re.search(r"text at index (\d+) of the batch", error.message)
+            if not found:
+                raise
+            text = texts[start + int(found.group(1))]
+            raise UserError(f"text {start + int(found.group(1)) + 1} ({text[:40]!r}) {UNKNOWN_SCRIPT}.") from None
         out += [t.decode("utf-8") for t in result["translation"].numpy()]
     return out

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the translation export's SentencePiece ops, for in_process)
 
 from tests.tasks.serve.conftest import running_server
 
@@ -79,6 +80,10 @@ def test_translation_strings_in_and_out_with_each_signature(server, model_base, 
                             json={"signature_name": "attention", "inputs": {"text": texts}}).json()["outputs"]
     assert set(attention) == {"translation", "attention", "source_tokens", "target_tokens"}
     assert len(attention["attention"]) == 3
+    refused = server.post("/v1/models/translation:predict", json={"signature_name": signature,
+                                                                  "instances": ["ciento", "你好，世界"]})
+    assert refused.status_code == 400
+    assert "text at index 1 of the batch is written mostly in characters that no training" in refused.json()["error"]
 
 
 def test_video_frames_as_uint8_or_float_with_any_clip_length(server, model_base):

@@ -1,4 +1,4 @@
-"""Translation data: reading pairs, the grouped split, in-graph tokenization (eager and in tf.data), batches."""
+"""Translation data: reading pairs, the grouped split, batches of subword ids."""
 
 import types
 
@@ -7,34 +7,9 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.translation.data import (
-    END,
-    START,
-    make_dataset,
-    make_vectorizer,
-    read_pairs,
-    source_ids,
-    split_by_target,
-    standardize,
-    teacher_forcing,
-)
+from tasks.translation.data import make_dataset, read_pairs, source_ids, split_by_target, teacher_forcing
 from tasks.translation.offline import offline_pairs
-
-SENTENCES = ["¿Dónde está la estación?", "Tom's well-known car, 1984!", ""]
-EXPECTED = [f"{START} ¿ dónde está la estación ? {END}", f"{START} tom's well-known car , 1984 ! {END}",
-            f"{START}  {END}"]
-
-
-def test_standardize_eagerly_and_inside_tf_data():
-    eager = [s.decode() for s in standardize(tf.constant(SENTENCES)).numpy()]
-    mapped = [s.decode() for s in tf.data.Dataset.from_tensor_slices(SENTENCES).map(standardize).as_numpy_iterator()]
-    assert eager == mapped
-    assert [" ".join(s.split()) for s in eager] == [" ".join(s.split()) for s in EXPECTED]
-
-
-def test_undecodable_bytes_do_not_fail():
-    out = standardize(tf.constant([b"caf\xff bar"])).numpy()[0].decode()
-    assert out.startswith(START) and "bar" in out
+from tasks.translation.subwords import END_ID, Subwords, learn_subwords
 
 
 def test_read_pairs_ignores_extra_columns_and_normalizes_unicode(tmp_path):
@@ -78,19 +53,16 @@ def test_teacher_forcing_shifts_the_target_right():
 
 def test_batches_have_fixed_bucket_shapes_and_padding_only_at_the_end():
     pairs = offline_pairs(1, count=400)
-    source, target = make_vectorizer(200), make_vectorizer(200)
-    source.adapt([s for s, _ in pairs])
-    target.adapt([t for _, t in pairs])
+    source, target = (Subwords(learn_subwords([pair[side] for pair in pairs], 400, seed=0)) for side in (0, 1))
     cfg = types.SimpleNamespace(seed=0, max_length=10, bucket_step=4, batch_size=32, autotune=False)
     seen = 0
     for inputs, labels in make_dataset(pairs, source, target, cfg, training=False):
         src, prev = inputs["tokens"].numpy(), inputs["previous_tokens"].numpy()
         assert src.shape[1] in (4, 8, 11) and prev.shape == labels.shape == (len(src), src.shape[1] - 1)
-        end = target.get_vocabulary().index(END)
         for row in labels.numpy():
             n = np.count_nonzero(row)
-            assert (row[:n] > 0).all() and (row[n:] == 0).all() and row[n - 1] == end
+            assert (row[:n] > 0).all() and (row[n:] == 0).all() and row[n - 1] == END_ID
         seen += len(src)
     assert seen == len(pairs)
     ids = source_ids(source, tf.constant(["uno " * 50, ""]), 10).numpy()
-    assert ids.shape == (2, 10) and ids[0, -1] == source.get_vocabulary().index(END)
+    assert ids.shape == (2, 10) and ids[0, -1] == END_ID

@@ -5,7 +5,6 @@ import json
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,28 +13,31 @@ import zoo
 from tasks.common.cli import run_cli
 from tasks.translation.__main__ import main
 from tasks.translation.decoding import python_loop_greedy
-from tasks.translation.serving import SIGNATURES, Translator, vectorizers_from_files
+from tasks.translation.serving import SIGNATURES, translator_from_export
 from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.translation.conftest import TINY
 
 # One worker runs this module, so its trained recipe (module fixture) is made once.
 pytestmark = pytest.mark.xdist_group("translation_main")
 
-TEXTS = ["ciento veintitrés", "mil", "", "palabras desconocidas zzz qqq", "dos " * 40]
+# Unseen words, an unseen letter (spelled in bytes), decomposed accents (normalized in the graph), an empty text and
+# one longer than max_length.
+TEXTS = ["ciento veintitrés", "mil", "", "palabras desconocidas zzz qqq Ł", "veintitre\u0301s", "dos " * 40]
 
 
 def test_run_writes_metrics_plots_and_a_versioned_export(trained):
     tmp_path, metrics = trained
     export = Path(metrics["export"])
     assert export == tmp_path / "exports" / "translation" / "1"
-    for name in ("model.keras", "source_vocabulary.txt", "target_vocabulary.txt", "config.json", "metrics.json",
+    for name in ("model.keras", "source.spm", "target.spm", "config.json", "metrics.json",
                  "versions.json", "training_curves.png", "attention.png"):
         assert (export / "assets.extra" / name).exists(), name
     saved = json.loads((export / "assets.extra" / "metrics.json").read_text())
     assert saved["offline_data"] is True and "NOT Tatoeba" in saved["data"]
     for decoder in ("greedy", "beam_3"):
         assert 0 <= saved["test"][decoder]["bleu"] <= 100 and 0 <= saved["test"][decoder]["chrf"] <= 100
-        assert "case:lc" in saved["test"][decoder]["bleu_signature"]
+        assert "case:mixed" in saved["test"][decoder]["bleu_signature"]  # sacreBLEU's default: case counts
+        assert "case:lc" in saved["test"][decoder]["bleu_lowercase_signature"]
     assert len(saved["examples"]) == 2 and {"source", "reference", "greedy", "beam"} <= set(saved["examples"][0])
     history = saved["history"]
     assert history["loss"][-1] < history["loss"][0]  # it learns
@@ -51,17 +53,15 @@ def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model
     assert len(greedy) == len(TEXTS) and all(isinstance(t, str) for t in greedy)
 
     # The same sentences decoded one at a time by a Python loop over the reloaded .keras model.
-    extra = export / "assets.extra"
-    config = json.loads((extra / "config.json").read_text())
-    model = keras.models.load_model(extra / "model.keras")
-    source_vectorizer, target_vectorizer = vectorizers_from_files(extra / "source_vocabulary.txt",
-                                                                  extra / "target_vocabulary.txt")
-    translator = Translator(model, source_vectorizer, target_vectorizer, max_length=config["max_length"],
-                            beam_width=1)
-    models = zoo.inference_models(model)
+    translator = translator_from_export(export)
+    models = zoo.inference_models(translator.model)
     for text, exported in zip(TEXTS, greedy):
         ids = python_loop_greedy(models, translator.source(tf.constant([text])), **translator.loop_args)
         assert translator.detokenize(tf.constant([ids])).numpy()[0].decode() == exported
+
+    # Decomposed accents are normalized in the graph: the same translation as the composed text.
+    assert greedy[TEXTS.index("veintitre\u0301s")] == loaded.signatures["serving_default"](
+        text=tf.constant(["veintitrés"]))["translation"].numpy()[0].decode()
 
     beam = loaded.signatures["beam_search"](text=tf.constant(TEXTS))["translation"].numpy()
     assert beam.shape == (len(TEXTS),)
@@ -82,6 +82,8 @@ def test_evaluate_and_translate_commands(trained, tmp_path, capsys, monkeypatch)
 
     assert len(main(["translate", "--model", metrics["export"], "dos", "cien"])) == 2
     assert capsys.readouterr().out.count("\n") == 2  # one line per text, even an empty translation
+    refused = user_error(main, ["translate", "--model", metrics["export"], "dos", "Привет, как дела?"], capsys)
+    assert "text 2 ('Привет, как дела?') is written mostly in characters that no training sentence had" in refused
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("uno\nnueve\n"))
     assert len(main(["translate", "--model", metrics["export"]])) == 2
 
@@ -105,6 +107,7 @@ def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
     (["--attention", "luong"], "invalid choice: 'luong'"),
     (["--max-length", "2"], "--max-length must be at least 3"),
     (["--beam-width", "0"], "--beam-width must be positive"),
+    (["--target-vocab-size", "100"], "--target-vocab-size must be at least 300"),
     (["translate"], "the following arguments are required: --model"),
 ])
 def test_bad_flags_get_one_line(argv, message, capsys):

@@ -1,0 +1,104 @@
+"""Subword tokenization for translation: a SentencePiece model learned from one side's training sentences, run in the
+graph by tensorflow-text's `SentencepieceTokenizer`.
+
+- Case is kept and no word is ever `[UNK]`: a word the model has not seen is spelled in smaller pieces, and a
+  character it has not seen in its UTF-8 bytes (`byte_fallback`), so detokenizing gives the text back.
+- Unicode normalization (SentencePiece's `nmt_nfkc` rule: NFKC plus whitespace clean-up) runs inside the op, so the
+  SavedModel takes text as any client writes it (decomposed accents included).
+- TensorFlow Serving links tensorflow-text's ops into its model server, so the export needs nothing of ours to serve.
+
+Ids: 0 padding (Keras's mask), 1 `[UNK]` (never produced with byte fallback), 2 `[START]`, 3 `[END]`, then the 256
+byte pieces, then the learned pieces.
+"""
+
+import hashlib
+import io
+from pathlib import Path
+
+import tensorflow as tf
+
+from tasks.common.cli import UserError
+
+PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
+START, END = "[START]", "[END]"
+FIRST_BYTE_ID, BYTE_PIECES = 4, 256  # byte_fallback puts <0x00> ... <0xFF> right after the control pieces
+# A text whose tokens are mostly raw bytes is in a script the model never saw: translating it would be noise.
+MAX_UNKNOWN_SHARE = 0.5
+
+
+def learn_subwords(texts, vocab_size, seed):
+    """A SentencePiece unigram model (serialized bytes) with at most `vocab_size` pieces, learned from `texts`."""
+    import sentencepiece
+
+    sentencepiece.set_random_generator_seed(seed)
+    model = io.BytesIO()
+    try:
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type="unigram",
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=START_ID, eos_id=END_ID, pad_piece="[PAD]", unk_piece="[UNK]",
+            bos_piece=START, eos_piece=END, byte_fallback=True, character_coverage=1.0,
+            # A soft limit: a small training set may not hold vocab_size distinct pieces.
+            hard_vocab_limit=False, normalization_rule_name="nmt_nfkc", num_threads=2, minloglevel=2)
+    except RuntimeError as error:  # e.g. fewer pieces asked for than the characters that must be kept
+        raise UserError(f"the subword vocabulary could not be learned with {vocab_size} pieces: {error}. Give a "
+                        "larger --source-vocab-size/--target-vocab-size (at least 300: 256 byte pieces, 4 markers "
+                        "and the common characters).") from None
+    return model.getvalue()
+
+
+class Subwords:
+    """One side's tokenizer: strings -> ids [START] ... [END] and ids -> strings, all as TensorFlow ops."""
+
+    def __init__(self, model):
+        import tensorflow_text
+
+        self.model = model
+        # The op's kernel keeps its model in a resource shared by node name, and a reloaded SavedModel names every
+        # tokenizer's node alike: without a name of its own, the target side would tokenize with the source model.
+        # Named by content, two tokenizers share a resource only when they hold the same model.
+        name = f"subwords_{hashlib.sha256(model).hexdigest()[:16]}"
+        self.tokenizer = tensorflow_text.SentencepieceTokenizer(model=model, add_bos=True, add_eos=True, name=name)
+        self.size = int(self.tokenizer.vocab_size())
+
+    @classmethod
+    def read(cls, path):
+        return cls(Path(path).read_bytes())
+
+    def write(self, path):
+        Path(path).write_bytes(self.model)
+
+    def tokenize(self, texts):
+        """Ragged int32 ids [batch, (steps)] of a batch of strings; undecodable bytes are replaced, never an error."""
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        return tf.cast(self.tokenizer.tokenize(texts), tf.int32)
+
+    def detokenize(self, ids):
+        """One string per row of ids; padding and the markers are dropped (SentencePiece skips control pieces)."""
+        return self.tokenizer.detokenize(ids)
+
+    def pieces(self, ids):
+        """The piece each id stands for (for attention plots); padding is the empty string."""
+        return tf.where(ids > PAD_ID, self.tokenizer.id_to_string(ids), "")
+
+
+UNKNOWN_SCRIPT = ("is written mostly in characters that no training sentence had; give text in the language the model "
+                  "translates from")
+
+
+def require_known_script(ids):
+    """Fail if, in a row of source ids, more than half of the characters are ones no training sentence had (pieces
+    that are raw bytes): a text in another script, which the model would translate into noise. A few such
+    characters (a name in another script) are fine. The failure is an `InvalidArgumentError` naming the row's index,
+    which servers answer with a 400."""
+    is_byte = (ids >= FIRST_BYTE_ID) & (ids < FIRST_BYTE_ID + BYTE_PIECES)
+    # A character spelled in bytes is one lead byte followed by continuation bytes (0x80-0xBF): count lead bytes.
+    continuation = is_byte & (ids >= FIRST_BYTE_ID + 0x80) & (ids < FIRST_BYTE_ID + 0xC0)
+    unknown = tf.reduce_sum(tf.cast(is_byte & ~continuation, tf.float32), axis=1)
+    pieces = tf.reduce_sum(tf.cast((ids > END_ID) & ~continuation, tf.float32), axis=1)
+    bad = tf.math.divide_no_nan(unknown, pieces) > MAX_UNKNOWN_SHARE
+    # One padded entry keeps the index of the first bad row valid for a batch with none (or no rows at all).
+    first = tf.argmax(tf.cast(tf.concat([bad, [True]], 0), tf.int32), output_type=tf.int32)
+    check = tf.debugging.Assert(~tf.reduce_any(bad), [
+        tf.strings.format("text at index {} of the batch " + UNKNOWN_SCRIPT, first)])
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)
