@@ -1,5 +1,6 @@
 """Text preprocessing that travels inside a model, and the one vocabulary file format of a run folder."""
 
+import re
 from pathlib import Path
 
 import keras
@@ -36,3 +37,35 @@ def write_vocabulary(path, vectorizer):
 def read_vocabulary(path):
     # split("\n"), not splitlines(): a word may hold other line-break characters (U+2028, U+0085).
     return Path(path).read_text(encoding="utf-8").split("\n")[:-1]
+
+
+# A text mostly made of characters no training example had is in another script: the model's answer would be noise.
+MAX_UNKNOWN_SHARE = 0.5
+UNKNOWN_SCRIPT = ("is written mostly in characters that no training example had; give text in the language and "
+                  "script the model was trained on")
+
+
+def require_known_characters(values, unknown, counted):
+    """`values`, once checked that in no row more than half of the `counted` characters are `unknown` (both bool
+    [batch, time]). A few unknown characters (a name in another script) pass. The failure is an
+    `InvalidArgumentError` naming the first such row's index, which servers answer with a 400."""
+    unknown_count = tf.reduce_sum(tf.cast(unknown & counted, tf.float32), axis=1)
+    bad = tf.math.divide_no_nan(unknown_count, tf.reduce_sum(tf.cast(counted, tf.float32), axis=1)) > MAX_UNKNOWN_SHARE
+    # One padded entry keeps the index of the first bad row valid for a batch with none (or no rows at all).
+    first = tf.argmax(tf.cast(tf.concat([bad, [True]], 0), tf.int32), output_type=tf.int32)
+    check = tf.debugging.Assert(~tf.reduce_any(bad), [
+        tf.strings.format("text at index {} of the batch " + UNKNOWN_SCRIPT, first)])
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
+
+
+def unknown_script_error(error, texts, offset=0):
+    """The UserError for an `InvalidArgumentError` from `require_known_characters` on `texts` (the batch started at
+    `offset` in the user's list); None for any other error."""
+    found = re.search(r"text at index (\d+) of the batch", error.message)
+    if not found:
+        return None
+    index = int(found.group(1))
+    from tasks.common.cli import UserError
+
+    return UserError(f"text {offset + index + 1} ({texts[index][:40]!r}) {UNKNOWN_SCRIPT}.")

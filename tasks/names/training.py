@@ -11,6 +11,7 @@ import tensorflow as tf
 import zoo
 from tasks.common.export import write_extras
 from tasks.common.reports import class_metrics, plot_confusion, recall_line
+from tasks.common.text import require_known_characters
 from tasks.common.training import class_weights, finish_pipeline
 from tasks.names.data import MARKERS, NameGenerator, char_ids, char_lookup, load_names, split
 
@@ -42,6 +43,7 @@ def train_classifier(cfg, run):
     def classify(name):
         found = tf.cast(lookup(tf.strings.unicode_split(name, "UTF-8")), tf.int32).to_tensor()
         found = tf.pad(found, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(found)[1])]])  # an empty name: one pad step
+        found = require_known_characters(found, tf.equal(found, 1), found > 0)  # 1: a character not in training
         probabilities = tf.nn.softmax(model(found, training=False), axis=-1)
         return {"probabilities": probabilities, "language": tf.gather(words, tf.argmax(probabilities, axis=-1))}
 

@@ -10,7 +10,6 @@ Tokenization is tensorflow-text's SentencePiece op (see `subwords`); `assets.ext
 `target.spm`, the two SentencePiece models, for users who tokenize outside the graph.
 """
 
-import re
 from pathlib import Path
 
 import keras
@@ -19,9 +18,10 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
+from tasks.common.text import unknown_script_error
 from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
-from tasks.translation.subwords import END_ID, START_ID, UNKNOWN_SCRIPT, Subwords, require_known_script
+from tasks.translation.subwords import END_ID, START_ID, Subwords, require_known_script
 
 SIGNATURES = ("serving_default", "beam_search", "attention")
 
@@ -114,10 +114,9 @@ def translate_texts(signature, texts, batch_size=256):
         try:
             result = signature(text=tf.constant(texts[start:start + batch_size], tf.string))
         except tf.errors.InvalidArgumentError as error:
-            found = re.search(r"text at index (\d+) of the batch", error.message)
-            if not found:
+            refused = unknown_script_error(error, texts[start:start + batch_size], offset=start)
+            if refused is None:
                 raise
-            text = texts[start + int(found.group(1))]
-            raise UserError(f"text {start + int(found.group(1)) + 1} ({text[:40]!r}) {UNKNOWN_SCRIPT}.") from None
+            raise refused from None
         out += [t.decode("utf-8") for t in result["translation"].numpy()]
     return out

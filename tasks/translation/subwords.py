@@ -18,12 +18,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.text import require_known_characters
 
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 START, END = "[START]", "[END]"
 FIRST_BYTE_ID, BYTE_PIECES = 4, 256  # byte_fallback puts <0x00> ... <0xFF> right after the control pieces
-# A text whose tokens are mostly raw bytes is in a script the model never saw: translating it would be noise.
-MAX_UNKNOWN_SHARE = 0.5
 
 
 def learn_subwords(texts, vocab_size, seed):
@@ -81,24 +80,10 @@ class Subwords:
         return tf.where(ids > PAD_ID, self.tokenizer.id_to_string(ids), "")
 
 
-UNKNOWN_SCRIPT = ("is written mostly in characters that no training sentence had; give text in the language the model "
-                  "translates from")
-
-
 def require_known_script(ids):
-    """Fail if, in a row of source ids, more than half of the characters are ones no training sentence had (pieces
-    that are raw bytes): a text in another script, which the model would translate into noise. A few such
-    characters (a name in another script) are fine. The failure is an `InvalidArgumentError` naming the row's index,
-    which servers answer with a 400."""
+    """`ids` (a batch of source ids), once checked that no row is mostly raw bytes: characters no training sentence
+    had, spelled in bytes (see `tasks.common.text.require_known_characters`)."""
     is_byte = (ids >= FIRST_BYTE_ID) & (ids < FIRST_BYTE_ID + BYTE_PIECES)
     # A character spelled in bytes is one lead byte followed by continuation bytes (0x80-0xBF): count lead bytes.
     continuation = is_byte & (ids >= FIRST_BYTE_ID + 0x80) & (ids < FIRST_BYTE_ID + 0xC0)
-    unknown = tf.reduce_sum(tf.cast(is_byte & ~continuation, tf.float32), axis=1)
-    pieces = tf.reduce_sum(tf.cast((ids > END_ID) & ~continuation, tf.float32), axis=1)
-    bad = tf.math.divide_no_nan(unknown, pieces) > MAX_UNKNOWN_SHARE
-    # One padded entry keeps the index of the first bad row valid for a batch with none (or no rows at all).
-    first = tf.argmax(tf.cast(tf.concat([bad, [True]], 0), tf.int32), output_type=tf.int32)
-    check = tf.debugging.Assert(~tf.reduce_any(bad), [
-        tf.strings.format("text at index {} of the batch " + UNKNOWN_SCRIPT, first)])
-    with tf.control_dependencies([check]):
-        return tf.identity(ids)
+    return require_known_characters(ids, is_byte, (ids > END_ID) & ~continuation)

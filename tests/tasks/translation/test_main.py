@@ -83,7 +83,7 @@ def test_evaluate_and_translate_commands(trained, tmp_path, capsys, monkeypatch)
     assert len(main(["translate", "--model", metrics["export"], "dos", "cien"])) == 2
     assert capsys.readouterr().out.count("\n") == 2  # one line per text, even an empty translation
     refused = user_error(main, ["translate", "--model", metrics["export"], "dos", "Привет, как дела?"], capsys)
-    assert "text 2 ('Привет, как дела?') is written mostly in characters that no training sentence had" in refused
+    assert "text 2 ('Привет, как дела?') is written mostly in characters that no training example had" in refused
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("uno\nnueve\n"))
     assert len(main(["translate", "--model", metrics["export"]])) == 2
 

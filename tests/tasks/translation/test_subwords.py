@@ -8,13 +8,13 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import UserError
+from tasks.common.text import UNKNOWN_SCRIPT
 from tasks.translation.offline import offline_pairs
 from tasks.translation.subwords import (
     END_ID,
     PAD_ID,
     START_ID,
     UNK_ID,
-    UNKNOWN_SCRIPT,
     Subwords,
     learn_subwords,
     require_known_script,
