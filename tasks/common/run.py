@@ -13,8 +13,14 @@
 """
 
 import dataclasses
+import json
+import shutil
+import tempfile
 import time
+import types
 from pathlib import Path
+
+import numpy as np
 
 from tasks.common.distribute import start_run
 from tasks.common.export import atomic_export, library_versions, write_json_atomic
@@ -54,13 +60,27 @@ class Run:
     def fit(self, model, train_ds, *, validation_data, samples_per_epoch, callbacks=()):
         """Train with early stopping, resume, TensorBoard and timing (`training.train_model`). Returns the trained
         model as a plain one-device model on the chief (for evaluation and export), None on other workers."""
-        from tasks.common.training import train_model
+        from tasks.common.training import TRAINED, train_model
 
+        # Keras deletes its backup when training ends, so a crash in evaluation or export would lose the whole
+        # training: the trained weights are kept in the run folder until the export is written, and the same
+        # command again goes straight to evaluation. (One device: a distributed job trains on all its workers.)
+        trained = self.dir / TRAINED
+        if self.placement.uses_fit and trained.exists():
+            with np.load(trained / "weights.npz") as saved_weights:  # the weights alone: no optimizer state
+                model.set_weights([saved_weights[f"arr_{i}"] for i in range(len(saved_weights.files))])
+            saved = json.loads((trained / "history.json").read_text())
+            self.history, self.wall_seconds = types.SimpleNamespace(history=saved["history"]), saved["wall_seconds"]
+            print(f"training finished in an earlier run that stopped before its export: evaluating and exporting its "
+                  f"weights (delete {trained} to train again)")
+            return model
         started = time.perf_counter()
         self.history = train_model(model, self.placement, train_ds, validation_data=validation_data,
                                    epochs=self.cfg.epochs, run_dir=self.dir, patience=self.cfg.patience,
                                    samples_per_epoch=samples_per_epoch, callbacks=callbacks)
         self.wall_seconds = time.perf_counter() - started
+        if self.placement.uses_fit:
+            _keep_trained(trained, model, self.history.history, self.wall_seconds)
         return self.placement.local_copy(model) if self.is_chief else None
 
     def worker_result(self):
@@ -82,7 +102,7 @@ class Run:
         `summary` is the recipe's result lines, printed before the training and export lines.
         """
         from tasks.common.reports import plot_history
-        from tasks.common.training import history_summary
+        from tasks.common.training import TRAINED, history_summary
 
         logs = self.history.history
         metrics = {"data": self.source, "offline_data": self.offline, **metrics,
@@ -96,6 +116,7 @@ class Run:
                   "metrics.json": metrics, "versions.json": library_versions(),
                   **{path.name: path for path in self.figures}}
         path = atomic_export(Path(self.cfg.export_dir) / self.name, lambda folder: export(folder, extras))
+        shutil.rmtree(self.dir / TRAINED, ignore_errors=True)  # exported: a rerun trains anew
         for line in summary:
             print(line)
         training = metrics["training"]
@@ -103,3 +124,17 @@ class Run:
               f"{training['samples_per_second'] or 0:.0f} {self.unit}/s")
         print(f"exported: {path}")
         return {**metrics, "export": str(path)}
+
+
+def _keep_trained(folder, model, history, wall_seconds):
+    """The trained weights and the history in `folder`, written beside it and renamed, so it is whole or absent."""
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-trained-", dir=folder.parent))
+    try:
+        np.savez(tmp / "weights.npz", *model.get_weights())
+        logs = {key: [float(v) for v in values] for key, values in history.items()}
+        (tmp / "history.json").write_text(json.dumps({"history": logs, "wall_seconds": wall_seconds}))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

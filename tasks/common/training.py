@@ -130,14 +130,18 @@ class ShapeSpecializedSteps:
 RESUMABLE_CHANGES = ("epochs", "patience", "cpu_replicas")
 
 
+# Where a finished training keeps its weights and history until the export is written (see Run.fit).
+TRAINED = "trained"
+
+
 def prepare_run_dir(run_dir, cfg):
     """Create `run_dir` and record `cfg` (a dataclass) in it. Returns True when an interrupted run with the same
-    config left a backup to resume from; a different config there is a UserError (changing only those in
-    RESUMABLE_CHANGES is allowed)."""
+    config left a backup (or its finished training, `TRAINED`) to resume from; a different config there is a
+    UserError (changing only those in RESUMABLE_CHANGES is allowed)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config_file = run_dir / "config.json"
     current = dataclasses.asdict(cfg)
-    resuming = (run_dir / "backup").exists()
+    resuming = (run_dir / "backup").exists() or (run_dir / TRAINED).exists()
     if resuming and config_file.exists():
         previous = json.loads(config_file.read_text())
         changed = sorted(k for k in current if previous.get(k) != current[k] and k not in RESUMABLE_CHANGES)
