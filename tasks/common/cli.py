@@ -40,8 +40,13 @@ def require_fraction(cfg, *names):
 
 def run_cli(main, argv=None):
     """Run `main(argv)` and turn a `UserError` into `error: <message>` on stderr and exit code 2."""
+    from zoo.quiet import filtered_stderr
+
     try:
-        return main(argv)
+        # oneDNN's "supports DT_BOOL only on platforms with AVX-512 ... Falling back to Eigen" lines come at run time
+        # on some CPUs and say nothing the user can act on; stderr is held and written without them at the end.
+        with filtered_stderr(("oneDNN supports DT_",)):
+            return main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
