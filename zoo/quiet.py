@@ -6,14 +6,14 @@ does not silence: absl logs them before TensorFlow's level applies (tensorflow/t
 a user can act on, on a machine without a GPU, and they bury the recipe's own output.
 
 `import_tensorflow()` imports TensorFlow and lists its GPUs with the process's stderr (file descriptor 2, where C++
-writes) sent to a temporary file, then writes back every line that is not one of those. Anything else TensorFlow
+writes) passed through a filter that drops those lines. Anything else TensorFlow
 says at start-up, a real error included, still reaches the user. `TF_CPP_MIN_LOG_LEVEL=0` keeps every line.
 """
 
 import contextlib
 import os
 import sys
-import tempfile
+import threading
 
 # Start-up lines that carry no information on a machine without a GPU (where they are printed).
 NOISE = (
@@ -47,19 +47,32 @@ def import_tensorflow():
 
 @contextlib.contextmanager
 def filtered_stderr(noise):
-    """Within it, file descriptor 2 goes to a temporary file; on exit the lines that contain none of `noise` are
-    written to stderr."""
+    """Within it, the lines written to file descriptor 2 (by Python or by TensorFlow's C++ logging) reach stderr as
+    they are written, except those that contain one of the `noise` markers. A pipe and a thread that forwards it:
+    a long run or a server keeps its live stderr."""
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    markers = [marker.encode() for marker in noise]
+
+    def forward():
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not any(marker in line for marker in markers):
+                    try:
+                        os.write(saved, line)
+                    except OSError:  # stderr closed under us: keep draining, so writers never block
+                        pass
+
+    thread = threading.Thread(target=forward, name="filtered-stderr", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # fd 2 was the pipe's last write end here: the thread reads to its end
+        thread.join(timeout=5)
+        if not thread.is_alive():  # a child process may still hold the pipe: then `saved` stays open for it
             os.close(saved)
-            capture.seek(0)
-            lines = capture.read().decode("utf-8", "replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if not any(marker in line for marker in noise)))
-            sys.stderr.flush()

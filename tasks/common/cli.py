@@ -44,7 +44,7 @@ def run_cli(main, argv=None):
 
     try:
         # oneDNN's "supports DT_BOOL only on platforms with AVX-512 ... Falling back to Eigen" lines come at run time
-        # on some CPUs and say nothing the user can act on; stderr is held and written without them at the end.
+        # on some CPUs and say nothing the user can act on; every other stderr line passes as it is written.
         with filtered_stderr(("oneDNN supports DT_",)):
             return main(argv)
     except UserError as error:
