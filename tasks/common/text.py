@@ -59,13 +59,19 @@ def require_known_characters(values, unknown, counted):
         return tf.identity(values)
 
 
+def refused_index(error):
+    """The batch index of the text an `InvalidArgumentError` from `require_known_characters` refused; None for any
+    other error."""
+    found = re.search(r"text at index (\d+) of the batch", error.message)
+    return int(found.group(1)) if found else None
+
+
 def unknown_script_error(error, texts, offset=0):
     """The UserError for an `InvalidArgumentError` from `require_known_characters` on `texts` (the batch started at
     `offset` in the user's list); None for any other error."""
-    found = re.search(r"text at index (\d+) of the batch", error.message)
-    if not found:
+    index = refused_index(error)
+    if index is None:
         return None
-    index = int(found.group(1))
     from tasks.common.cli import UserError
 
     return UserError(f"text {offset + index + 1} ({texts[index][:40]!r}) {UNKNOWN_SCRIPT}.")

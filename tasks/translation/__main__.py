@@ -88,8 +88,8 @@ def train(cfg):
 
     import zoo
     from tasks.translation.data import load_splits, make_dataset
-    from tasks.translation.evaluation import plot_attention, score_translations
-    from tasks.translation.serving import Translator, translate_texts, write_export
+    from tasks.translation.evaluation import plot_attention, translate_and_score
+    from tasks.translation.serving import Translator, write_export
     from tasks.translation.subwords import Subwords, learn_subwords
 
     # Data: validation and test are held out by target sentence; the test split is used once, at the end.
@@ -127,16 +127,12 @@ def train(cfg):
     translator = Translator(model, subwords["source"], subwords["target"], max_length=cfg.max_length,
                             beam_width=cfg.beam_width, length_penalty=cfg.length_penalty)
     functions = translator.functions()
-    sources, references = [s for s, _ in splits.test], [t for _, t in splits.test]
-    test = {"pairs": len(splits.test)}
-    decoded = {}
-    for name, signature in (("greedy", "serving_default"), (f"beam_{cfg.beam_width}", "beam_search")):
-        decode_started = time.perf_counter()
-        decoded[name] = translate_texts(functions[signature], sources)
-        test[name] = {**score_translations(decoded[name], references),
-                      "decode_seconds": time.perf_counter() - decode_started}
+    beam = f"beam_{cfg.beam_width}"
+    test, decoded, scored = translate_and_score(
+        {"greedy": functions["serving_default"], beam: functions["beam_search"]}, splits.test)
+    sources, references = [s for s, _ in scored], [t for _, t in scored]
     examples = [{"source": s, "reference": r, "greedy": g, "beam": b} for s, r, g, b in list(zip(
-        sources, references, decoded["greedy"], decoded[f"beam_{cfg.beam_width}"]))[:cfg.examples]]
+        sources, references, decoded["greedy"], decoded[beam]))[:cfg.examples]]
     if cfg.examples and cfg.attention != "none":
         attention = functions["attention"](tf.constant(sources[:cfg.examples]))
         plot_attention(attention, run.figure("attention.png"), f"attention on test sentences{run.marker}")
@@ -146,6 +142,9 @@ def train(cfg):
     summary += [f"test{run.marker} {name}: BLEU {test[name]['bleu']:.1f} (lowercased "
                 f"{test[name]['bleu_lowercase']:.1f})  chrF {test[name]['chrf']:.1f}  "
                 f"({test['pairs']} pairs, {test[name]['decode_seconds']:.1f} s to decode)" for name in decoded]
+    if test["refused"]:
+        summary.append(f"test: {test['refused']} pair(s) left out: their source is written mostly in characters no "
+                       "training sentence had, which the export refuses")
     return run.finish(
         {"test": test, "examples": examples,
          "validation": {k: float(v) for k, v in model.evaluate(val_ds, verbose=0, return_dict=True).items()}},
@@ -156,15 +155,15 @@ def train(cfg):
 
 def evaluate(args):
     from tasks.translation.data import read_pairs
-    from tasks.translation.evaluation import score_translations
-    from tasks.translation.serving import load_export, translate_texts
+    from tasks.translation.evaluation import translate_and_score
+    from tasks.translation.serving import load_export
 
-    signature = load_export(args.model, "beam_search" if args.beam else "serving_default")
+    decoder = "beam_search" if args.beam else "serving_default"
     pairs = read_pairs(args.data)
     if args.reverse:
         pairs = [(t, s) for s, t in pairs]
-    metrics = {"pairs": len(pairs), **score_translations(translate_texts(signature, [s for s, _ in pairs]),
-                                                        [t for _, t in pairs])}
+    scores, _, _ = translate_and_score({decoder: load_export(args.model, decoder)}, pairs)
+    metrics = {"pairs": scores["pairs"], "refused": scores["refused"], **scores[decoder]}
     print(json.dumps(metrics, indent=2))
     return metrics
 

@@ -1,9 +1,13 @@
 """Translation quality with sacreBLEU (corpus BLEU and chrF, one reference per pair), and attention heatmaps."""
 
+import time
+
 import numpy as np
 import sacrebleu
 
+from tasks.common.cli import UserError
 from tasks.common.reports import plt
+from tasks.translation.serving import translate_texts
 
 
 def score_translations(hypotheses, references):
@@ -21,6 +25,30 @@ def score_translations(hypotheses, references):
         "bleu_signature": str(bleu.get_signature()),
         "bleu_lowercase_signature": str(bleu_lowercase.get_signature()),
     }
+
+
+def translate_and_score(decoders, pairs):
+    """Translate the sources of `pairs` with each of `decoders` ({name: signature or `Translator` function}) and score
+    them against the targets. A pair whose source the model refuses (mostly in characters no training sentence had)
+    is left out for every decoder and counted, so one such line in a test file never stops a run.
+
+    Returns (metrics {"pairs": scored, "refused": left out, name: scores + decode_seconds}, {name: translations},
+    the scored pairs)."""
+    metrics, decoded = {}, {}
+    for name, decoder in decoders.items():
+        started = time.perf_counter()
+        translations = translate_texts(decoder, [source for source, _ in pairs], skip_refused=True)
+        seconds = time.perf_counter() - started
+        if not decoded:  # the first decoder finds the refused sources; the others see only the rest
+            pairs = [pair for pair, translation in zip(pairs, translations) if translation is not None]
+            metrics = {"pairs": len(pairs), "refused": len(translations) - len(pairs)}
+            if not pairs:
+                raise UserError(f"all {metrics['refused']} source sentences to score are written mostly in "
+                                "characters no training sentence had: there is nothing to score.")
+        decoded[name] = [translation for translation in translations if translation is not None]
+        metrics[name] = {**score_translations(decoded[name], [target for _, target in pairs]),
+                         "decode_seconds": seconds}
+    return metrics, decoded, pairs
 
 
 def plot_attention(attention, path, title):

@@ -75,9 +75,13 @@ def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model
 def test_evaluate_and_translate_commands(trained, tmp_path, capsys, monkeypatch):
     _, metrics = trained
     data = tmp_path / "pairs.tsv"
-    data.write_text("dos\ttwo\ntres mil\tthree thousand\n")
+    # A source in a script no training sentence had is left out of the score and counted, not a stop.
+    data.write_text("Привет, как дела?\thello\ndos\ttwo\nЗдравствуйте\thello\ntres mil\tthree thousand\n")
     result = main(["evaluate", "--model", str(Path(metrics["export"]).parent), "--data", str(data), "--beam"])
-    assert result["pairs"] == 2 and 0 <= result["bleu"] <= 100
+    assert result["pairs"] == 2 and result["refused"] == 2 and 0 <= result["bleu"] <= 100
+    data.write_text("Привет, как дела?\thello\n")
+    assert "there is nothing to score" in user_error(
+        main, ["evaluate", "--model", metrics["export"], "--data", str(data)], capsys)
     capsys.readouterr()
 
     assert len(main(["translate", "--model", metrics["export"], "dos", "cien"])) == 2
