@@ -27,6 +27,46 @@ class FirstSteps(keras.layers.Layer):
         return {**super().get_config(), "max_length": self.max_length}
 
 
+@keras.saving.register_keras_serializable(package="tasks")
+class CharacterIds(keras.layers.Layer):
+    """Strings [batch] -> int32 character ids [batch, time], 0 after each text's end: the tokenizer of the character
+    models as a layer inside them, so their `model.keras` takes raw text and carries its vocabulary.
+
+    Id 0 is padding, 1 a character `vocabulary` lacks, then `vocabulary` from 2 (a recipe's markers, such as
+    `[START]`, first). `start`: a vocabulary entry read before every text (a decoder trained with teacher forcing
+    reads `[START]` first). `refuse_unknown_script`: refuse a text written mostly in unknown characters
+    (`require_known_characters`). The ids are at least one step long, so an empty text still gets an answer."""
+
+    def __init__(self, vocabulary, *, start=None, refuse_unknown_script=False, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary, self.start, self.refuse_unknown_script = list(vocabulary), start, refuse_unknown_script
+        self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, mask_token="", oov_token="[UNK]",
+                                                num_oov_indices=1, name="lookup")
+
+    def build(self, input_shape):
+        self.lookup.build(None)  # a fixed vocabulary: nothing to size from the input
+
+    def call(self, text):
+        ids = tf.cast(self.lookup(tf.strings.unicode_split(text, "UTF-8")), tf.int32).to_tensor()
+        if self.start is not None:
+            start = tf.fill([tf.shape(ids)[0], 1], self.vocabulary.index(self.start) + 2)
+            ids = tf.concat([start, ids], axis=1)
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+        if self.refuse_unknown_script:
+            ids = require_known_characters(ids, tf.equal(ids, 1), ids > 0)
+        return ids
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def compute_output_spec(self, text):
+        return keras.KerasTensor((text.shape[0], None), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "start": self.start,
+                "refuse_unknown_script": self.refuse_unknown_script}
+
+
 def write_vocabulary(path, vectorizer):
     """The vectorizer's words, one per line, without the padding and out-of-vocabulary entries (which every
     TextVectorization adds itself): `read_vocabulary` gives back the same list."""

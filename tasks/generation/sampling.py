@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.export import write_extras
+from tasks.common.text import CharacterIds
 from tasks.generation.data import RESERVED, tbptt_batches
 
 
@@ -26,8 +27,14 @@ class Generator:
         # Any batch size, also for a stateful (TBPTT) model: `read` for the prompts, `step` for each new character.
         self.models = zoo.inference_models(model)
         self.state_names = [name for name in self.models["step"].input if name.startswith("state_")]
-        self.lookup = keras.layers.StringLookup(vocabulary=list(chars), mask_token="", num_oov_indices=1)
+        self.lookup = CharacterIds(self.chars, name="characters")
         self.words = tf.constant([*RESERVED, *chars])
+
+    def text_model(self):
+        """The language model with its tokenizer inside: texts (strings [batch]) -> logits [batch, characters,
+        vocabulary] of each next character. What `model.keras` holds."""
+        text = keras.Input(shape=(), dtype="string", name="text")
+        return keras.Model(text, self.model(self.lookup(text)), name="character_model")
 
     def run(self, model, ids, states):
         """ids int [batch, steps] (0 after a row's end) -> (logits [batch, steps, vocab], the states after each
@@ -40,9 +47,8 @@ class Generator:
         character) -> {"text": prompt + continuation, "continuation"} [batch]. An empty prompt starts after a newline.
         """
         prompt = tf.where(tf.strings.length(prompt) > 0, prompt, "\n")
-        chars = tf.strings.unicode_split(prompt, "UTF-8")
-        ids = tf.cast(self.lookup(chars), tf.int32).to_tensor()  # [batch, prompt_length], 0 after each prompt
-        prompt_lengths = tf.cast(chars.row_lengths(), tf.int32)
+        ids = self.lookup(prompt)  # [batch, prompt_length], 0 after each prompt
+        prompt_lengths = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)
         batch = tf.shape(ids)[0]
 
         # Read every prompt in one call from zero states: padding steps leave a row's state as it was, and the
@@ -95,6 +101,6 @@ def write_export(directory, generator, *, extras):
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
-    generator.model.save(extra / "model.keras")
+    generator.text_model().save(extra / "model.keras")
     (extra / "vocabulary.json").write_text(json.dumps(generator.chars, ensure_ascii=False), encoding="utf-8")
     write_extras(extra, extras)

@@ -17,6 +17,7 @@ from tasks.common import downloads  # downloads.network_reachable: the tests' on
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.tables import read_text_file
+from tasks.common.text import CharacterIds
 
 NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"
 NAMES_HOST = "download.pytorch.org"
@@ -109,15 +110,6 @@ def split(names, seed, validation_fraction, test_fraction):
                  for p in range(3))
 
 
-def char_lookup(chars):
-    """Characters -> the ids `char_ids` gives them, as a layer for the exports: "" 0, unknown 1, [START] 2, [END] 3,
-    then `chars` (a character lookup alone would number them from 2, two off what the model was trained on)."""
-    import keras
-
-    return keras.layers.StringLookup(vocabulary=[*MARKERS[2:], *chars], mask_token=MARKERS[0],
-                                     oov_token=MARKERS[1], num_oov_indices=1)
-
-
 def char_ids(texts, chars, *, markers):
     """Padded int32 ids [n, longest] of each text's characters (1 for unknown), wrapped in [START] ... [END] when
     `markers`."""
@@ -139,7 +131,7 @@ class NameGenerator:
 
         self.model, self.chars, self.languages = model, list(chars), list(languages)
         self.models = zoo.inference_models(model)
-        self.lookup = char_lookup(self.chars)
+        self.lookup = CharacterIds([*MARKERS[2:], *self.chars], name="characters")
         self.language_lookup = keras.layers.StringLookup(vocabulary=self.languages, num_oov_indices=0)
         self.words = tf.constant([*MARKERS, *self.chars])
 
@@ -148,10 +140,10 @@ class NameGenerator:
         up to [END]}. An unknown language is an error from the lookup; unknown prefix characters read as [UNK]."""
         vector = tf.one_hot(self.language_lookup(language), len(self.languages))
         states = {k: tf.identity(v) for k, v in self.models["encode"](vector, training=False).items()}
-        ids = tf.cast(self.lookup(tf.strings.unicode_split(prefix, "UTF-8")), tf.int32)
+        ids = self.lookup(prefix)  # [batch, steps], 0 after each prefix (one 0 step for an empty one)
         # The prefix is read after [START], one step at a time; a row's state stops once its prefix is read.
-        prefix_ids = tf.concat([tf.fill([tf.shape(vector)[0], 1], START), ids.to_tensor()], axis=1)
-        lengths = tf.cast(ids.row_lengths(), tf.int32) + 1
+        prefix_ids = tf.concat([tf.fill([tf.shape(vector)[0], 1], START), ids], axis=1)
+        lengths = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1) + 1
         batch = tf.shape(vector)[0]
 
         def step(token, states):

@@ -11,9 +11,9 @@ import tensorflow as tf
 import zoo
 from tasks.common.export import write_extras
 from tasks.common.reports import class_metrics, plot_confusion, recall_line
-from tasks.common.text import require_known_characters
+from tasks.common.text import CharacterIds
 from tasks.common.training import class_weights, finish_pipeline
-from tasks.names.data import MARKERS, NameGenerator, char_ids, char_lookup, load_names, split
+from tasks.names.data import MARKERS, START, NameGenerator, char_ids, load_names, split
 
 
 def train_classifier(cfg, run):
@@ -37,20 +37,16 @@ def train_classifier(cfg, run):
     test_metrics = class_metrics(labels[test], predicted, languages)
     plot_confusion(test_metrics["confusion_matrix"], languages, run.figure("confusion_matrix.png"),
                    f"test names{run.marker}")
-    lookup = char_lookup(chars)
+    classifier = name_classifier(model, chars)
     words = tf.constant(languages)
 
     def classify(name):
-        found = tf.cast(lookup(tf.strings.unicode_split(name, "UTF-8")), tf.int32).to_tensor()
-        found = tf.pad(found, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(found)[1])]])  # an empty name: one pad step
-        found = require_known_characters(found, tf.equal(found, 1), found > 0)  # 1: a character not in training
-        probabilities = tf.nn.softmax(model(found, training=False), axis=-1)
+        probabilities = classifier(name, training=False)
         return {"probabilities": probabilities, "language": tf.gather(words, tf.argmax(probabilities, axis=-1))}
 
-    classify(tf.constant(["Smith"]))  # builds the lookup layer, as tracking it for export requires
     return run.finish(
         {"languages": languages, "test": test_metrics},
-        export=lambda folder, extras: _export(folder, extras, model, [lookup], classify,
+        export=lambda folder, extras: _export(folder, extras, classifier, [], classify,
                                               [tf.TensorSpec([None], tf.string, name="name")]),
         config={"characters": chars, "languages": languages},
         summary=[f"test{run.marker}: accuracy {test_metrics['accuracy']:.4f}, balanced accuracy (mean recall over "
@@ -86,11 +82,33 @@ def train_generator(cfg, run):
     return run.finish(
         {"languages": languages, "test": {"names": int(len(test)), "nats_per_char": nats}, "samples": samples},
         export=lambda folder, extras: _export(
-            folder, extras, model, [generator.models["encode"], generator.models["decode_step"], generator.lookup,
-                                    generator.language_lookup], generator.generate, signature),
+            folder, extras, name_scorer(model, chars, languages),
+            [generator.models["encode"], generator.models["decode_step"], generator.lookup, generator.language_lookup],
+            generator.generate, signature),
         config={"characters": chars, "languages": languages},
         summary=[*(f"  {language}: {', '.join(found)}" for language, found in samples.items()),
                  f"test{run.marker}: {nats:.4f} nats per character ({len(test)} names)"])
+
+
+def name_classifier(network, chars):
+    """The trained classifier with its tokenizer inside: names (strings [batch]) -> probabilities [batch, languages].
+    What `model.keras` holds; a name mostly in characters no training name had is refused."""
+    name = keras.Input(shape=(), dtype="string", name="name")
+    ids = CharacterIds([*MARKERS[2:], *chars], refuse_unknown_script=True, name="characters")(name)
+    return keras.Model(name, keras.layers.Softmax(name="probabilities")(network(ids)), name="classify_names")
+
+
+def name_scorer(network, chars, languages):
+    """The trained generator with its tokenizers inside, as it was trained (teacher forcing): `language` and `name`
+    (strings [batch]) -> logits [batch, characters + 1, vocabulary] for each next character of the name, [END] last.
+    What `model.keras` holds: it scores names for a language, or fine-tunes on more of them."""
+    language = keras.Input(shape=(), dtype="string", name="language")
+    name = keras.Input(shape=(), dtype="string", name="name")
+    vector = keras.layers.StringLookup(vocabulary=languages, num_oov_indices=0, output_mode="one_hot",
+                                       name="language_one_hot")(language)
+    previous = CharacterIds([*MARKERS[2:], *chars], start=MARKERS[START], name="characters")(name)
+    return keras.Model({"language": language, "name": name}, network({"vector": vector, "previous_tokens": previous}),
+                       name="names")
 
 
 def _prepare(cfg, run):

@@ -86,12 +86,14 @@ def test_export_generates_greedily_like_a_python_loop_and_samples_at_temperature
                      temperature=tf.constant([0.0, 0.0, 0.0]))["continuation"]
     assert [c.decode() for c in again.numpy()] == continuations  # temperature 0 is deterministic
 
-    # The same greedy continuation from the .keras model, re-reading the whole text at every step.
+    # The same greedy continuation from the .keras model (text in: its tokenizer is inside), re-reading the whole
+    # text at every step; it reads characters with the ids the network was trained on.
     model = keras.models.load_model(export / "assets.extra" / "model.keras")
     chars = json.loads((export / "assets.extra" / "vocabulary.json").read_text())
     text = prompts[0]
     for _ in range(12):
-        logits = model(encode(text, chars)[None])[0, -1].numpy()
+        logits = model(tf.constant([text]))[0, -1].numpy()
+        np.testing.assert_allclose(logits, model.get_layer("many_to_many")(encode(text, chars)[None])[0, -1], atol=1e-5)
         text += (["", "[UNK]"] + chars)[int(np.argmax(logits))]
     assert text[len(prompts[0]):] == continuations[0]
 

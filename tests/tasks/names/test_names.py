@@ -68,12 +68,16 @@ def test_classify_names_end_to_end(names_file, tmp_path):
     out = serve(name=tf.constant(names))
     np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1, atol=1e-5)
     assert {x.decode() for x in out["language"].numpy()} <= {"Alpha", "Beta", "Gamma"}
-    # The export reads characters with the ids the model was trained on.
+    # model.keras takes names as strings and answers what the export answers; both read characters with the ids
+    # the network was trained on.
     model = keras.models.load_model(Path(metrics["export"]) / "assets.extra" / "model.keras")
+    np.testing.assert_allclose(model(tf.constant(names)).numpy(), out["probabilities"].numpy(), atol=1e-5)
     chars = json.loads((Path(metrics["export"]) / "assets.extra" / "config.json").read_text())["characters"]
     for name, probabilities in zip(names, out["probabilities"].numpy()):
-        expected = tf.nn.softmax(model(char_ids([name], chars, markers=False))).numpy()[0]
+        expected = tf.nn.softmax(model.get_layer("many_to_one")(char_ids([name], chars, markers=False))).numpy()[0]
         np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="written mostly in characters"):
+        model(tf.constant(["Иванов"]))
     # A name mostly in characters no training name had (another script) is refused, naming it; a server gives a 400.
     with pytest.raises(tf.errors.InvalidArgumentError, match="text at index 1 of the batch is written mostly in"):
         serve(name=tf.constant(["Kamiro", "Иванов"]))
@@ -89,6 +93,14 @@ def test_generate_names_end_to_end(names_file, tmp_path):
     first, again = generate(**args)["name"].numpy(), generate(**args)["name"].numpy()
     assert first.tolist() == again.tolist()  # temperature 0 is deterministic
     assert first[0].decode().startswith("Sch") and all(len(n.decode()) <= 3 + 20 for n in first)
+    # model.keras takes a language and a name as strings and gives the logits of each next character, [END] last:
+    # its own greedy choice after [START] + "Sch" is the export's fourth character.
+    model = keras.models.load_model(Path(metrics["export"]) / "assets.extra" / "model.keras")
+    logits = model({"language": tf.constant(["Beta"]), "name": tf.constant(["Sch"])}).numpy()
+    chars = json.loads((Path(metrics["export"]) / "assets.extra" / "config.json").read_text())["characters"]
+    assert logits.shape == (1, 4, len(chars) + 4)
+    chosen = int(np.argmax(logits[0, -1]))
+    assert first[0].decode()[3:4] == ("" if chosen == END else (["", "[UNK]", "[START]", "[END]"] + chars)[chosen])
 
 
 def test_bad_names_input(tmp_path, capsys):
