@@ -15,6 +15,7 @@ from tasks.common.tables import read_text_file
 from tasks.common.training import PARALLEL_CALLS, finish_pipeline, with_known_length
 from tasks.translation.offline import NAME as OFFLINE_NAME
 from tasks.translation.offline import offline_pairs
+from tasks.translation.subwords import cut
 
 # The file the TensorFlow "NMT with attention" tutorial uses: English<TAB>Spanish per line.
 SPA_ENG_URL = "https://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip"
@@ -108,12 +109,7 @@ def _download_spa_eng(cache_dir, *, explicit):
 
 def source_ids(subwords, texts, max_length):
     """Dense source ids [batch, time] cut to `max_length` ([END] kept last), at least one step long."""
-    return _cut(subwords.tokenize(texts), max_length).to_tensor()
-
-
-def _cut(ids, max_length):
-    """Cut ragged ids to `max_length` while keeping the final [END]."""
-    return tf.concat([ids[:, :-1][:, :max_length - 1], ids[:, -1:]], axis=1)
+    return cut(subwords.tokenize(texts), max_length).to_tensor()
 
 
 def teacher_forcing(source, target):
@@ -131,8 +127,8 @@ def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):
     if training:
         dataset = dataset.shuffle(len(pairs), seed=cfg.seed, reshuffle_each_iteration=True)
     def tokenize(sources, targets):  # 1024 at a time: much faster than one by one
-        return (_cut(source_subwords.tokenize(sources), cfg.max_length),
-                _cut(target_subwords.tokenize(targets), cfg.max_length + 1))
+        return (cut(source_subwords.tokenize(sources), cfg.max_length),
+                cut(target_subwords.tokenize(targets), cfg.max_length + 1))
 
     def as_int32(source, target):  # also makes the unbatched ragged rows plain tensors, as bucketing needs
         return tf.cast(source, tf.int32), tf.cast(target, tf.int32)

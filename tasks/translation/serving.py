@@ -21,7 +21,7 @@ from tasks.common.export import version_folder, write_extras
 from tasks.common.text import refused_index, unknown_script_error
 from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
-from tasks.translation.subwords import END_ID, START_ID, Subwords, require_known_script
+from tasks.translation.subwords import END_ID, START_ID, SubwordIds, require_known_script
 
 SIGNATURES = ("serving_default", "beam_search", "attention")
 
@@ -66,6 +66,19 @@ class Translator:
             SIGNATURES, (self.greedy, self.beam, self.attention))}
 
 
+def text_model(network, source_subwords, target_subwords, max_length):
+    """The trained seq2seq with both tokenizers inside, as it was trained (teacher forcing): `text` (sources) and
+    `target_text` (their translations), strings [batch] -> logits [batch, target steps, target vocabulary] of each
+    next target piece ([END] last). What `model.keras` holds: it scores or fine-tunes on raw sentence pairs, and
+    `translator_from_export` decodes with it."""
+    text = keras.Input(shape=(), dtype="string", name="text")
+    target_text = keras.Input(shape=(), dtype="string", name="target_text")
+    source = SubwordIds(source_subwords.model, max_length, refuse_unknown_script=True, name="source_subwords")(text)
+    target = SubwordIds(target_subwords.model, max_length + 1, name="target_subwords")(target_text)
+    logits = network({"tokens": source, "previous_tokens": target[:, :-1]})  # the decoder reads the target shifted
+    return keras.Model({"text": text, "target_text": target_text}, logits, name="translation")
+
+
 def write_export(directory, translator, *, extras):
     """Write the SavedModel into `directory`; `extras` ({file name: dict, or a path to copy}), both SentencePiece
     models and the trained model (`model.keras`) go to `directory/assets.extra/`."""
@@ -79,20 +92,19 @@ def write_export(directory, translator, *, extras):
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
-    translator.model.save(extra / "model.keras")
+    text_model(translator.model, translator.source_subwords, translator.target_subwords,
+               translator.max_length).save(extra / "model.keras")
     translator.source_subwords.write(extra / "source.spm")
     translator.target_subwords.write(extra / "target.spm")
     write_extras(extra, extras)
 
 
 def translator_from_export(path, *, beam_width=1):
-    """A `Translator` over an export's `model.keras` and SentencePiece models (`path`: a version folder)."""
-    import json
-
-    extra = Path(path) / "assets.extra"
-    config = json.loads((extra / "config.json").read_text())
-    return Translator(keras.models.load_model(extra / "model.keras"), Subwords.read(extra / "source.spm"),
-                      Subwords.read(extra / "target.spm"), max_length=config["max_length"], beam_width=beam_width)
+    """A `Translator` over an export's `model.keras`, its network and tokenizers (`path`: a version folder)."""
+    model = keras.models.load_model(Path(path) / "assets.extra" / "model.keras")
+    source, target = model.get_layer("source_subwords"), model.get_layer("target_subwords")
+    return Translator(model.get_layer("seq2seq"), source.subwords, target.subwords, max_length=source.max_length,
+                      beam_width=beam_width)
 
 
 def load_export(path, signature="serving_default"):

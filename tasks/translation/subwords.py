@@ -11,10 +11,12 @@ Ids: 0 padding (Keras's mask), 1 `[UNK]` (never produced with byte fallback), 2 
 byte pieces, then the learned pieces.
 """
 
+import base64
 import hashlib
 import io
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from tasks.common.cli import UserError
@@ -87,3 +89,32 @@ def require_known_script(ids):
     # A character spelled in bytes is one lead byte followed by continuation bytes (0x80-0xBF): count lead bytes.
     continuation = is_byte & (ids >= FIRST_BYTE_ID + 0x80) & (ids < FIRST_BYTE_ID + 0xC0)
     return require_known_characters(ids, is_byte, (ids > END_ID) & ~continuation)
+
+
+def cut(ids, max_length):
+    """Ragged ids [START] ... [END] cut to `max_length`, keeping the final [END]."""
+    return tf.concat([ids[:, :-1][:, :max_length - 1], ids[:, -1:]], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="tasks")
+class SubwordIds(keras.layers.Layer):
+    """Strings [batch] -> subword ids [batch, steps] ([START] pieces [END], cut to `max_length` with [END] kept, 0
+    after each text's end): one side's tokenizer as a layer, so the translation `model.keras` takes raw text. The
+    SentencePiece model (`model`: its bytes, or them in base64 as the saved config holds them) travels in the
+    layer's config. `refuse_unknown_script`: refuse a text written mostly in bytes, as the export's source side."""
+
+    def __init__(self, model, max_length, *, refuse_unknown_script=False, **kwargs):
+        super().__init__(**kwargs)
+        self.subwords = Subwords(base64.b64decode(model) if isinstance(model, str) else model)
+        self.max_length, self.refuse_unknown_script = max_length, refuse_unknown_script
+
+    def call(self, text):
+        ids = cut(self.subwords.tokenize(text), self.max_length).to_tensor()
+        return require_known_script(ids) if self.refuse_unknown_script else ids
+
+    def compute_output_spec(self, text):
+        return keras.KerasTensor((text.shape[0], None), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "model": base64.b64encode(self.subwords.model).decode("ascii"),
+                "max_length": self.max_length, "refuse_unknown_script": self.refuse_unknown_script}

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,6 +15,7 @@ from tasks.common.cli import run_cli
 from tasks.translation.__main__ import main
 from tasks.translation.decoding import python_loop_greedy
 from tasks.translation.serving import SIGNATURES, translator_from_export
+from tasks.translation.subwords import Subwords
 from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.translation.conftest import TINY
 
@@ -58,6 +60,20 @@ def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model
     for text, exported in zip(TEXTS, greedy):
         ids = python_loop_greedy(models, translator.source(tf.constant([text])), **translator.loop_args)
         assert translator.detokenize(tf.constant([ids])).numpy()[0].decode() == exported
+
+    # model.keras takes raw sentence pairs (its tokenizers inside) and gives the teacher-forced logits of the
+    # network on the ids of the export's own SentencePiece files, the target side read with the target model.
+    model = keras.models.load_model(export / "assets.extra" / "model.keras")
+    sources, targets = tf.constant(["ciento veintitrés", "mil"]), tf.constant(["one hundred twenty-three", "Zürich"])
+    logits = model({"text": sources, "target_text": targets}).numpy()
+    source_side, target_side = (Subwords.read(export / "assets.extra" / f"{side}.spm") for side in ("source", "target"))
+    target_ids = target_side.tokenize(targets).to_tensor()
+    expected = translator.model({"tokens": source_side.tokenize(sources).to_tensor(),
+                                 "previous_tokens": target_ids[:, :-1]}).numpy()
+    assert logits.shape == (2, target_ids.shape[1] - 1, target_side.size)
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="written mostly in characters"):
+        model({"text": tf.constant(["Привет, как дела?"]), "target_text": tf.constant(["Hello"])})
 
     # Decomposed accents are normalized in the graph: the same translation as the composed text.
     assert greedy[TEXTS.index("veintitre\u0301s")] == loaded.signatures["serving_default"](
