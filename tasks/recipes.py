@@ -21,6 +21,7 @@ class Recipe:
     tiny: tuple  # flags for a run of seconds: plumbing under test, not accuracy
     write_sample: object  # (folder, rows) -> the flags that train on a `rows`-row file written into `folder`
     offline: tuple = ()  # flags that select the recipe's built-in generated data
+    raw_input: str = "string"  # the dtype every input of its `model.keras` takes: the data as users hold it
 
     @property
     def module(self):
@@ -88,7 +89,7 @@ RECIPES = {recipe.export: recipe for recipe in [
            translation_sample, offline=("--dataset", "offline", "--max-pairs", "1500")),
     Recipe("video_frames", "video_frames", ("--epochs", "2", "--units", "8", "--filters", "4", "--max-frames", "20",
                                             "--frame-size", "16", "--batch-size", "16"),
-           video_sample, offline=("--train-clips", "120", "--eval-clips", "24")),
+           video_sample, offline=("--train-clips", "120", "--eval-clips", "24"), raw_input="float32"),  # frames
     Recipe("forecasting", "forecasting", ("--epochs", "2", "--units", "8", "--lookback", "5", "--batch-size", "64"),
            forecasting_sample, offline=("--dataset", "generated")),
     Recipe("generation", "generation", ("--epochs", "2", "--units", "16", "--num-layers", "1", "--embedding-dim", "8",

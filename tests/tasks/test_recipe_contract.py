@@ -16,9 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
+import keras
 import pytest
 import tensorflow as tf
 
+import tasks.layers
 from tasks.recipes import RECIPES
 from tests.tasks.cli_errors import ROOT, user_error
 
@@ -29,6 +31,13 @@ IDS = [recipe.export for recipe in CASES]
 def run(recipe, tmp_path, *flags):
     return recipe.main([*recipe.tiny, *flags, "--run-dir", str(tmp_path / "run"),
                         "--export-dir", str(tmp_path / "exports")])
+
+
+def registered_by_us():
+    """The Keras objects our recipes registered for `.keras` files (the zoo's and other libraries' aside)."""
+    from keras.src.saving.object_registration import GLOBAL_CUSTOM_OBJECTS
+
+    return {item for item in GLOBAL_CUSTOM_OBJECTS.values() if item.__module__.startswith("tasks.")}
 
 
 def ours(caught):
@@ -55,6 +64,11 @@ def test_a_50_row_file_trains_evaluates_and_exports_without_warnings(recipe, tmp
     saved = json.loads((extra / "metrics.json").read_text())
     assert saved == json.loads(json.dumps({k: v for k, v in metrics.items() if k != "export"}))
     assert (extra / "training_curves.png").exists() and (extra / "versions.json").exists()
+    # model.keras takes the raw data too (its preprocessing is inside), and every layer in it is one `tasks.layers`
+    # registers for a fresh process.
+    model = keras.models.load_model(extra / "model.keras")
+    assert {tensor.dtype for tensor in model.inputs} == {recipe.raw_input}
+    assert registered_by_us() <= {getattr(tasks.layers, name) for name in tasks.layers.__all__}
 
     # The recorded config rebuilds the run's config: the recipe's flags, spelled as the zoo spells them.
     config_class = importlib.import_module(f"{recipe.module}.__main__").Config
