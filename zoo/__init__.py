@@ -11,8 +11,9 @@ import_tensorflow()  # before Keras loads it, without TensorFlow's start-up line
 
 from zoo.model import ZooModel  # noqa: E402
 from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
+from zoo.transfer import transfer_encoder  # noqa: E402
 
-__all__ = ["build", "list_models", "inference_models", "reset_states", "ZooModel"]
+__all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "ZooModel"]
 
 
 def list_models():
