@@ -54,10 +54,13 @@ def version_folder(path, task):
 
 
 def write_extras(folder, extras):
-    """`extras` ({file name: dict (written as JSON), or a path to copy}) into `folder`; missing paths are skipped."""
+    """`extras` ({file name: dict (written as JSON), or a file or folder to copy}) into `folder`; missing paths are
+    skipped."""
     for name, content in extras.items():
         if isinstance(content, dict):
             write_json_atomic(Path(folder) / name, content)
+        elif Path(content).is_dir():
+            shutil.copytree(content, Path(folder) / name)
         elif Path(content).exists():
             shutil.copy(content, Path(folder) / name)
 

@@ -1,6 +1,7 @@
 """Reading labelled text tables (TSV or CSV) with one clear error for each way a file can be wrong."""
 
 import csv
+import gzip
 from pathlib import Path
 
 from tasks.common.cli import UserError
@@ -23,6 +24,34 @@ def read_text_file(path):
     if not content.strip():
         raise UserError(f"{path} is empty; it needs a header row and at least one labelled row.")
     return content
+
+
+def read_texts(path, flag):
+    """The texts of a file with one text per line, gzip-compressed or not (a first line `text` is a header, as in
+    IMDB's unsup.txt.gz). `flag` names the option in errors."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist; pass an existing text file with {flag}.")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; {flag} takes a text file with one text per line.")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise UserError(f"{path} is a damaged gzip file ({error}); give it again or uncompressed.") from None
+    if b"\x00" in raw:
+        raise UserError(f"{path} is a binary file, not text; {flag} takes UTF-8 text, one text per line.")
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {error.start}); re-save it as "
+                        "UTF-8.") from None
+    lines = [line.strip() for line in content.split("\n")]
+    texts = [line for number, line in enumerate(lines) if line and not (number == 0 and line == "text")]
+    if not texts:
+        raise UserError(f"{path} has no text; {flag} takes a file with one text per line.")
+    return texts
 
 
 def read_rows(path):

@@ -45,6 +45,14 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     dropout: float = flag(0.5, "dropout on each recurrent layer's inputs")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words", choices=("last", "mean", "max"))
+    # pretraining (Dai & Le 2015; ULMFiT): language models over the classifier's words start its encoder
+    unlabeled: str | None = flag(None, "a text file, one text per line (gzip or plain), for language-model "
+                                       "pretraining; the training texts are added")
+    encoder: str | None = flag(None, "a pretrained encoder folder to start from (a run's encoder/, or an export's "
+                                     "assets.extra/encoder/); its vocabulary replaces --vocab-size's")
+    pretrain_epochs: int = flag(1, "language-model epochs over the unlabeled and training texts")
+    pretrain_length: int = flag(64, "words per language-model window (truncated backpropagation through time)")
+    pretrain_tokens: int = flag(0, "train each language model on at most this many words (0: all of them)")
     # training
     epochs: int = flag(6, "maximum epochs (early stopping may end sooner)")
     batch_size: int = flag(64, "batch size of the longest bucket (per replica when distributed); shorter buckets "
@@ -66,7 +74,11 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
 
     def __post_init__(self):
         require_positive(self, "vocab_size", "max_length", "bucket_step", "num_layers", "units", "embedding_dim",
-                               "epochs", "batch_size")
+                               "epochs", "batch_size", "pretrain_epochs", "pretrain_length")
+        if self.pretrain_tokens < 0:
+            raise UserError(f"--pretrain-tokens must not be negative (0: every word); got {self.pretrain_tokens}.")
+        if self.unlabeled and self.encoder:
+            raise UserError("--unlabeled pretrains an encoder and --encoder starts from a pretrained one: give one.")
         require_fraction(self, "validation_fraction", "test_fraction", "dropout")
         if self.vocab_size < 3:
             raise UserError("--vocab-size must be at least 3 (padding, out-of-vocabulary and one word).")
@@ -75,7 +87,9 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
     from tasks.common.run import Run
+    from tasks.common.tables import read_texts
 
+    unlabeled = read_texts(cfg.unlabeled, "--unlabeled") if cfg.unlabeled else []  # a bad file: before the run starts
     run = Run("sentiment", cfg, unit="reviews")
 
     import keras
@@ -86,6 +100,15 @@ def train(cfg):
     from tasks.common.text import read_vocabulary, write_vocabulary
     from tasks.common.training import class_weights
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
+    from tasks.sentiment.pretraining import (
+        ENCODER,
+        load_encoder,
+        pretrain,
+        pretrained_here,
+        pretraining_report,
+        save_encoder,
+        start_from,
+    )
     from tasks.sentiment.serving import write_export
 
     # Data: validation comes out of the training data; the test split is only used once, at the end.
@@ -93,13 +116,21 @@ def train(cfg):
     run.data(splits.source, f"{len(splits.train[0])} train / {len(splits.validation[0])} validation / "
                             f"{len(splits.test[0])} test", offline=splits.offline,
              marker="OFFLINE GENERATED DATA, NOT IMDB")
-    vocabulary_file = run.dir / "vocabulary.txt"
-    if run.resuming and vocabulary_file.exists():  # the same ids as the interrupted run
+    # Pretraining: language models on the unlabeled and training texts (never validation or test) become the
+    # encoder the classifier starts from; --encoder gives one made before, with its vocabulary.
+    vocabulary_file, encoder_folder = run.dir / "vocabulary.txt", run.dir / ENCODER
+    encoder = None
+    if cfg.encoder or pretrained_here(encoder_folder, cfg):  # given, or pretrained by an interrupted run
+        encoder, vectorizer = load_encoder(cfg.encoder or encoder_folder)
+    elif run.resuming and vocabulary_file.exists():  # the same ids as the interrupted run
         vectorizer = make_vectorizer(cfg.vocab_size, read_vocabulary(vocabulary_file))
     else:
         vectorizer = make_vectorizer(cfg.vocab_size)
-        vectorizer.adapt(tf.data.Dataset.from_tensor_slices(splits.train[0]).batch(1024))  # training texts only
-        write_vocabulary(vocabulary_file, vectorizer)
+        vectorizer.adapt(tf.data.Dataset.from_tensor_slices([*splits.train[0], *unlabeled]).batch(1024))
+        if unlabeled:
+            encoder, report = pretrain(cfg, [*unlabeled, *splits.train[0]], vectorizer)
+            save_encoder(encoder_folder, encoder, vectorizer, report, cfg)
+    write_vocabulary(vocabulary_file, vectorizer)
     weights = class_weights(cfg.class_weights, {"train": splits.train[1], "validation": splits.validation[1]}, 2,
                             unit="review")
     train_ds = make_dataset(splits.train, vectorizer, cfg, training=True, weights=weights and weights["train"])
@@ -112,6 +143,9 @@ def train(cfg):
                           embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers,
                           bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
                           num_outputs=1)
+        if encoder:
+            copied = start_from(model, encoder, cfg.encoder or "the pretrained encoder")
+            print(f"the classifier starts from the pretrained encoder: {', '.join(copied)}")
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                       loss=keras.losses.BinaryCrossentropy(from_logits=True),
                       metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
@@ -126,10 +160,14 @@ def train(cfg):
     test, validation = binary_metrics(y_true, y_prob), binary_metrics(val_true, val_prob)
     plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
                    f"test split{run.marker}")
+    encoder_source = cfg.encoder or encoder_folder
+    pretraining = {"pretraining": {"encoder": str(encoder_source), **pretraining_report(encoder_source)}} \
+        if encoder else {}
     return run.finish(
-        {"test": test, "validation": validation},
-        export=lambda folder, extras: write_export(folder, model, vectorizer, max_length=cfg.max_length,
-                                                   bucket_step=cfg.bucket_step, extras=extras),
+        {"test": test, "validation": validation, **pretraining},
+        export=lambda folder, extras: write_export(  # the encoder travels with the export, to start other runs from
+            folder, model, vectorizer, max_length=cfg.max_length, bucket_step=cfg.bucket_step,
+            extras={**extras, ENCODER: encoder_source} if encoder else extras),
         config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
         summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  balanced accuracy "
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
