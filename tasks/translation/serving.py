@@ -21,7 +21,7 @@ from tasks.common.export import version_folder, write_extras
 from tasks.common.text import refused_index, unknown_script_error
 from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
-from tasks.translation.subwords import END_ID, START_ID, SubwordIds, require_known_script
+from tasks.translation.subwords import END_ID, START_ID, SubwordIds, Subwords, require_known_script
 
 SIGNATURES = ("serving_default", "beam_search", "attention")
 
@@ -101,7 +101,15 @@ def write_export(directory, translator, *, extras):
 
 def translator_from_export(path, *, beam_width=1):
     """A `Translator` over an export's `model.keras`, its network and tokenizers (`path`: a version folder)."""
-    model = keras.models.load_model(Path(path) / "assets.extra" / "model.keras")
+    extra = Path(path) / "assets.extra"
+    model = keras.models.load_model(extra / "model.keras")
+    if "source_subwords" not in [layer.name for layer in model.layers]:  # an export from before the tokenizers moved
+        # into model.keras: the bare network, with the SentencePiece files beside it
+        import json
+
+        return Translator(model, Subwords.read(extra / "source.spm"), Subwords.read(extra / "target.spm"),
+                          max_length=json.loads((extra / "config.json").read_text())["max_length"],
+                          beam_width=beam_width)
     source, target = model.get_layer("source_subwords"), model.get_layer("target_subwords")
     return Translator(model.get_layer("seq2seq"), source.subwords, target.subwords, max_length=source.max_length,
                       beam_width=beam_width)

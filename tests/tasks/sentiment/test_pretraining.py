@@ -4,6 +4,7 @@ encoders that do not fit are one error line, before anything is written."""
 
 import gzip
 import math
+import shutil
 from pathlib import Path
 
 import keras
@@ -81,8 +82,6 @@ def test_an_encoder_that_does_not_fit_is_one_error(pretrained, tmp_path, capsys)
 
 
 def _forward_only(encoder, tmp_path):
-    import shutil
-
     copy = tmp_path / "forward_only"
     shutil.copytree(encoder, copy)
     (copy / "backward.keras").unlink()
