@@ -128,7 +128,8 @@ def train(cfg):
         vectorizer = make_vectorizer(cfg.vocab_size)
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices([*splits.train[0], *unlabeled]).batch(1024))
         if unlabeled:
-            encoder, report = pretrain(cfg, [*unlabeled, *splits.train[0]], vectorizer)
+            # The task's own texts first: a --pretrain-tokens cap keeps them.
+            encoder, report = pretrain(cfg, [*splits.train[0], *unlabeled], vectorizer)
             save_encoder(encoder_folder, encoder, vectorizer, report, cfg)
     write_vocabulary(vocabulary_file, vectorizer)
     weights = class_weights(cfg.class_weights, {"train": splits.train[1], "validation": splits.validation[1]}, 2,
