@@ -7,7 +7,14 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.translation.data import make_dataset, read_pairs, source_ids, split_by_target, teacher_forcing
+from tasks.translation.data import (
+    load_splits,
+    make_dataset,
+    read_pairs,
+    source_ids,
+    split_by_target,
+    teacher_forcing,
+)
 from tasks.translation.offline import offline_pairs
 from tasks.translation.subwords import END_ID, Subwords, learn_subwords
 
@@ -36,6 +43,21 @@ def test_split_by_target_keeps_each_target_on_one_side():
     assert len(rest) + len(held) == 300 and 25 <= len(held) <= 40
     assert not {t for _, t in rest} & {t for _, t in held}
     assert split_by_target(pairs, 0.1, seed=3) == (rest, held)  # deterministic
+
+
+def test_reverse_swaps_the_direction_and_groups_by_the_new_target(tmp_path):
+    """--reverse (English -> Spanish on the Tatoeba file, French -> English on manythings' English<TAB>French one):
+    sources and targets swap, and the held-out parts are grouped by the new target side."""
+    path = tmp_path / "eng-spa.tsv"
+    path.write_text("".join(f"English {i % 40}\tEspañol {i}\n" for i in range(400)), encoding="utf-8")
+    cfg = types.SimpleNamespace(data=str(path), dataset="auto", cache_dir=None, reverse=True, max_pairs=0,
+                                test_fraction=0.1, validation_fraction=0.1, seed=0)
+    splits = load_splits(cfg)
+    assert splits.source.endswith(", reversed")
+    assert all(s.startswith("Español") and t.startswith("English") for s, t in splits.train + splits.test)
+    assert not {t for _, t in splits.train} & {t for _, t in splits.test}  # an English target on one side only
+    forward = load_splits(types.SimpleNamespace(**{**vars(cfg), "reverse": False}))
+    assert all(s.startswith("English") for s, _ in forward.train)
 
 
 def test_offline_pairs_are_deterministic_and_need_reordering():
