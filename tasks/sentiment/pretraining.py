@@ -70,9 +70,9 @@ def pretrain(cfg, texts, vectorizer):
     ids = tokenize_all(vectorizer, texts, max_length=2**31 - 1)
     models, report = {}, {}
     for direction in DIRECTIONS[:2 if cfg.bidirectional else 1]:
-        train, validation, words = language_model_data(ids, reverse=direction == "backward", length=cfg.pretrain_length,
-                                                batch_size=cfg.batch_size, seed=cfg.seed,
-                                                max_tokens=cfg.pretrain_tokens)
+        train, validation, words = language_model_data(
+            ids, reverse=direction == "backward", length=cfg.pretrain_length, batch_size=cfg.batch_size,
+            seed=cfg.seed, max_tokens=cfg.pretrain_tokens)
         model = build_language_model(cfg, vectorizer.vocabulary_size())
         if direction == "backward":  # one embedding for both directions, as the classifier has
             model.get_layer("embedding").set_weights(models["forward"].get_layer("embedding").get_weights())

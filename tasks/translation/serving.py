@@ -10,6 +10,7 @@ Tokenization is tensorflow-text's SentencePiece op (see `subwords`); `assets.ext
 `target.spm`, the two SentencePiece models, for users who tokenize outside the graph.
 """
 
+import json
 from pathlib import Path
 
 import keras
@@ -105,8 +106,6 @@ def translator_from_export(path, *, beam_width=1):
     model = keras.models.load_model(extra / "model.keras")
     if "source_subwords" not in [layer.name for layer in model.layers]:  # an export from before the tokenizers moved
         # into model.keras: the bare network, with the SentencePiece files beside it
-        import json
-
         return Translator(model, Subwords.read(extra / "source.spm"), Subwords.read(extra / "target.spm"),
                           max_length=json.loads((extra / "config.json").read_text())["max_length"],
                           beam_width=beam_width)
