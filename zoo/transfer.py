@@ -26,8 +26,10 @@ def transfer_encoder(target, forward, backward=None):
         raise ValueError(f"the target reads input={target_inputs.input!r}; a language model's encoder fits a model "
                          "over input='tokens' only.")
     sources = {"forward": forward} if backward is None else {"forward": forward, "backward": backward}
+    source_rnns = {}
     for role, source in sources.items():
         inputs, rnn, _ = _specs(source, role)
+        source_rnns[role] = rnn
         if source.pattern != "many_to_many" or inputs.input != "tokens" or rnn.bidirectional:
             raise ValueError(f"the {role} model is not a language model: give a unidirectional many_to_many over "
                              f"input='tokens' (got {source.pattern}, input={inputs.input!r}, "
@@ -42,7 +44,7 @@ def transfer_encoder(target, forward, backward=None):
     target.get_layer("embedding").set_weights(forward.get_layer("embedding").get_weights())
     copied = ["embedding"]
     if not target_rnn.bidirectional:
-        for i in range(min(target_rnn.num_layers, _specs(forward, "forward")[1].num_layers)):
+        for i in range(min(target_rnn.num_layers, source_rnns["forward"].num_layers)):
             target.get_layer(f"rnn_{i}").set_weights(forward.get_layer(f"rnn_{i}").get_weights())
             copied.append(f"rnn_{i}")
         return copied

@@ -16,11 +16,7 @@ def read_text_file(path):
         raise UserError(f"{path} does not exist; pass an existing file with --data.")
     if path.is_dir():
         raise UserError(f"{path} is a folder; expected a TSV or CSV file.")
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {e.start}); "
-                        "re-save it as UTF-8.") from None
+    content = _utf8(path, path.read_bytes())
     if not content.strip():
         raise UserError(f"{path} is empty; it needs a header row and at least one labelled row.")
     return content
@@ -42,16 +38,20 @@ def read_texts(path, flag):
             raise UserError(f"{path} is a damaged gzip file ({error}); give it again or uncompressed.") from None
     if b"\x00" in raw:
         raise UserError(f"{path} is a binary file, not text; {flag} takes UTF-8 text, one text per line.")
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {error.start}); re-save it as "
-                        "UTF-8.") from None
-    lines = [line.strip() for line in content.split("\n")]
+    lines = [line.strip() for line in _utf8(path, raw).split("\n")]
     texts = [line for number, line in enumerate(lines) if line and not (number == 0 and line == "text")]
     if not texts:
         raise UserError(f"{path} has no text; {flag} takes a file with one text per line.")
     return texts
+
+
+def _utf8(path, raw):
+    """`raw` as text, with the line ends Python's text mode gives (CR LF and a lone CR read as LF)."""
+    try:
+        return raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path} is not UTF-8 text (undecodable byte at position {error.start}); re-save it as "
+                        "UTF-8.") from None
 
 
 def read_rows(path):

@@ -7,6 +7,11 @@ import keras
 import tensorflow as tf
 
 
+def at_least_one_step(ids):
+    """Dense ids [batch, time] with at least one (padding) step, so an empty text still gets an answer."""
+    return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+
+
 @keras.saving.register_keras_serializable(package="tasks")
 class FirstSteps(keras.layers.Layer):
     """Token ids [batch, time] cut to their first `max_length` steps and at least one step long (an empty text is a
@@ -17,8 +22,7 @@ class FirstSteps(keras.layers.Layer):
         self.max_length = max_length
 
     def call(self, ids):
-        ids = ids[:, :self.max_length]
-        return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+        return at_least_one_step(ids[:, :self.max_length])
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
@@ -51,7 +55,7 @@ class CharacterIds(keras.layers.Layer):
         if self.start is not None:
             start = tf.fill([tf.shape(ids)[0], 1], self.vocabulary.index(self.start) + 2)
             ids = tf.concat([start, ids], axis=1)
-        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+        ids = at_least_one_step(ids)
         if self.refuse_unknown_script:
             ids = require_known_characters(ids, tf.equal(ids, 1), ids > 0)
         return ids

@@ -13,6 +13,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in
 from tasks.common.splits import containing_sentence, held_out
 from tasks.common.tables import read_column, read_labelled_texts, read_text_file
+from tasks.common.text import at_least_one_step
 from tasks.common.training import bucket_by_length, finish_pipeline
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
 from tasks.sentiment.offline import offline_reviews
@@ -186,10 +187,16 @@ def _imdb(tfds_dir, *, explicit):
                            download=download)
         return [_as_lists(s) for s in splits]
 
+    from absl import logging as absl_logging
+
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)  # tfds warns of the cache folder it probes: not the user's concern
     try:
         return load(download=False)  # already prepared in the cache
     except Exception:  # noqa: BLE001  (tfds raises several kinds for "not prepared")
         pass
+    finally:
+        absl_logging.set_verbosity(level)
     if not downloads.network_reachable(IMDB_HOST):  # tfds would retry for minutes before failing
         if explicit:
             raise UserError(f"--dataset imdb needs a network connection to download IMDB ({IMDB_HOST} is not "
@@ -229,8 +236,7 @@ def make_vectorizer(vocab_size, vocabulary=None, *, ragged=True):
 def token_ids(vectorizer, texts, max_length):
     """Dense ids [batch, time] for a batch of strings, cut to `max_length`, at least one (padding) step long so an
     empty string still gets a prediction."""
-    ids = vectorizer(texts)[:, :max_length].to_tensor()
-    return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+    return at_least_one_step(vectorizer(texts)[:, :max_length].to_tensor())
 
 
 def tokenize_all(vectorizer, texts, max_length, chunk=4096):

@@ -110,22 +110,23 @@ def save_encoder(folder, models, vectorizer, report, cfg):
     os.replace(partial, folder)
 
 
+def _recorded(folder):
+    """What `encoder.json` in `folder` says ({} when there is none, or it cannot be read)."""
+    try:
+        return json.loads((Path(folder) / "encoder.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def pretrained_here(folder, cfg):
     """Whether `folder` holds an encoder pretrained with `cfg`'s settings (an interrupted run's)."""
-    try:
-        recorded = json.loads((Path(folder) / "encoder.json").read_text())["settings"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return bool(cfg.unlabeled) and recorded == json.loads(json.dumps(
+    return bool(cfg.unlabeled) and _recorded(folder).get("settings") == json.loads(json.dumps(
         {name: getattr(cfg, name) for name in PRETRAINING_SETTINGS}, default=str))
 
 
 def pretraining_report(folder):
     """What `encoder.json` says of how the encoder in `folder` was pretrained ({} if it says nothing)."""
-    try:
-        return json.loads((Path(folder) / "encoder.json").read_text()).get("pretraining", {})
-    except (OSError, ValueError):
-        return {}
+    return _recorded(folder).get("pretraining", {})
 
 
 def load_encoder(folder):
