@@ -53,6 +53,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     pretrain_epochs: int = flag(1, "language-model epochs over the unlabeled and training texts")
     pretrain_length: int = flag(64, "words per language-model window (truncated backpropagation through time)")
     pretrain_tokens: int = flag(0, "train each language model on at most this many words (0: all of them)")
+    pretrain_sampled: int = flag(512, "words each training step scores the next word against (a sampled softmax, "
+                                      "about 20x faster than the full one here; 0: the full softmax)")
     # training
     epochs: int = flag(6, "maximum epochs (early stopping may end sooner)")
     batch_size: int = flag(64, "batch size of the longest bucket (per replica when distributed); shorter buckets "
@@ -75,8 +77,10 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     def __post_init__(self):
         require_positive(self, "vocab_size", "max_length", "bucket_step", "num_layers", "units", "embedding_dim",
                                "epochs", "batch_size", "pretrain_epochs", "pretrain_length")
-        if self.pretrain_tokens < 0:
-            raise UserError(f"--pretrain-tokens must not be negative (0: every word); got {self.pretrain_tokens}.")
+        for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax")):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} must not be negative (0: {zero}); got "
+                                f"{getattr(self, name)}.")
         if self.unlabeled and self.encoder:
             raise UserError("--unlabeled pretrains an encoder and --encoder starts from a pretrained one: give one.")
         require_fraction(self, "validation_fraction", "test_fraction", "dropout")

@@ -30,7 +30,8 @@ ENCODER = "encoder"  # the encoder folder's name in a run folder and in an expor
 # The settings an encoder depends on: the texts and the training split (its vocabulary), the network, the schedule.
 PRETRAINING_SETTINGS = ("data", "dataset", "tfds_dir", "validation_fraction", "test_fraction", "group_by", "unlabeled",
                         "vocab_size", "cell", "bidirectional", "num_layers", "units", "embedding_dim", "dropout",
-                        "learning_rate", "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_tokens", "seed")
+                        "learning_rate", "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_tokens",
+                        "pretrain_sampled", "seed")
 
 
 def language_model_data(ids, *, reverse, length, batch_size, seed, max_tokens=0, validation_fraction=0.02):
@@ -77,11 +78,13 @@ def pretrain(cfg, texts, vectorizer):
         if direction == "backward":  # one embedding for both directions, as the classifier has
             model.get_layer("embedding").set_weights(models["forward"].get_layer("embedding").get_weights())
             model.get_layer("embedding").trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        print(f"pretraining the {direction} language model on {words:,} words, windows of {cfg.pretrain_length}")
+        trainer = zoo.SampledSoftmaxTraining(model, num_sampled=cfg.pretrain_sampled)
+        trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0))
+        softmax = f"{trainer.num_sampled} sampled words" if trainer.num_sampled else "the full softmax"
+        print(f"pretraining the {direction} language model on {words:,} words, windows of {cfg.pretrain_length}, "
+              f"{softmax}")
         started = time.perf_counter()
-        history = model.fit(train, validation_data=validation, epochs=cfg.pretrain_epochs, shuffle=False,
+        history = trainer.fit(train, validation_data=validation, epochs=cfg.pretrain_epochs, shuffle=False,
                             verbose=fit_verbosity())  # the windows are shuffled by the dataset
         # Kept uncompiled: its optimizer state is of no use to a classifier, and a model reloaded with the frozen
         # embedding made trainable again would not match it.
