@@ -53,6 +53,11 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     pretrain_epochs: int = flag(1, "language-model epochs over the unlabeled and training texts")
     pretrain_length: int = flag(64, "words per language-model window (truncated backpropagation through time)")
     pretrain_tokens: int = flag(0, "train each language model on at most this many words (0: all of them)")
+    fine_tuning: str = flag("ulmfit", "how a classifier that starts from a pretrained encoder trains: ulmfit: the "
+                                      "head first, then one layer more each epoch from the top, each layer down "
+                                      "learning 2.6x slower, under a slanted triangular learning rate (Howard & Ruder "
+                                      "2018); plain: every layer at --learning-rate from the start",
+                              choices=("ulmfit", "plain"))
     pretrain_sampled: int = flag(512, "words each training step scores the next word against (a sampled softmax, "
                                       "about 20x faster than the full one here; 0: the full softmax)")
     # training
@@ -100,9 +105,10 @@ def train(cfg):
     import tensorflow as tf
 
     import zoo
+    from tasks.common.fine_tuning import ulmfit_optimizer
     from tasks.common.reports import binary_metrics, plot_confusion, recall_line
     from tasks.common.text import read_vocabulary, write_vocabulary
-    from tasks.common.training import class_weights
+    from tasks.common.training import class_weights, count_batches
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
     from tasks.sentiment.pretraining import (
         ENCODER,
@@ -151,8 +157,11 @@ def train(cfg):
         if encoder:
             copied = start_from(model, encoder, cfg.encoder or "the pretrained encoder")
             print(f"the classifier starts from the pretrained encoder: {', '.join(copied)}")
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                      loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        if encoder and cfg.fine_tuning == "ulmfit":
+            optimizer = ulmfit_optimizer(model, learning_rate=cfg.learning_rate, epochs=cfg.epochs,
+                                         steps_per_epoch=count_batches(train_ds))
+        model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
                       metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
                       jit_compile=cfg.xla)
     model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train[0]))

@@ -66,6 +66,24 @@ def test_a_run_starts_from_an_exported_encoder_and_a_rerun_reuses_its_own(pretra
     assert "pretraining the" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fine_tuning", ["ulmfit", "plain"])
+def test_ulmfit_fine_tuning_trains_the_head_alone_in_the_first_epoch(pretrained, tmp_path, fine_tuning):
+    import tasks.layers  # noqa: F401  (registers the export's layers)
+
+    encoder = Path(pretrained[2]["export"]) / "assets.extra" / "encoder"
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--encoder", str(encoder), "--epochs", "1",
+                         "--fine-tuning", fine_tuning)
+    exported = keras.models.load_model(Path(metrics["export"]) / "assets.extra" / "model.keras")
+    classifier = exported.get_layer("many_to_one")
+    forward = keras.models.load_model(encoder / "forward.keras")
+    kept = [np.array_equal(a, b) for a, b in zip(classifier.get_layer("embedding").get_weights() +
+                                                 classifier.get_layer("rnn_0").forward_layer.get_weights(),
+                                                 forward.get_layer("embedding").get_weights() +
+                                                 forward.get_layer("rnn_0").get_weights())]
+    # ulmfit: the encoder unfreezes from the second epoch on, so after one it is exactly as pretrained.
+    assert kept == [fine_tuning == "ulmfit"] * len(kept)
+
+
 def test_an_encoder_that_does_not_fit_is_one_error(pretrained, tmp_path, capsys):
     encoder = Path(pretrained[2]["export"]) / "assets.extra" / "encoder"
     base = ["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY, "--dataset",
