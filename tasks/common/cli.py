@@ -76,7 +76,8 @@ def recipe_parser(prog, description, config_class):
     subparsers) so the recipe can add its other commands."""
     top = Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command")
-    add_config_flags(commands.add_parser("train", help="train, evaluate and export (the default)"), config_class)
+    top.train_parser = commands.add_parser("train", help="train, evaluate and export (the default)")
+    add_config_flags(top.train_parser, config_class)
     return top, commands
 
 
@@ -88,6 +89,10 @@ def dispatch(argv, parser, commands, config_class, train):
     args = parser.parse_args(argv)
     if args.command in commands:
         return commands[args.command](args)
+    preset = getattr(config_class, "PRESETS", {}).get(getattr(args, "preset", None))
+    if preset:  # the preset's values become the defaults: flags given on the command line still win
+        parser.train_parser.set_defaults(**preset)
+        args = parser.parse_args(argv)
     return train(config_from_args(config_class, args))
 
 

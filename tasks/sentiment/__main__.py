@@ -44,7 +44,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     embedding_dim: int = flag(64, "width of the word embedding")
     dropout: float = flag(0.5, "dropout on each recurrent layer's inputs")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
-                                "the words", choices=("last", "mean", "max"))
+                                "the words, or concat: the three side by side (ULMFiT)",
+                        choices=("last", "mean", "max", "concat"))
     # pretraining (Dai & Le 2015; ULMFiT): language models over the classifier's words start its encoder
     unlabeled: str | None = flag(None, "a text file, one text per line (gzip or plain), for language-model "
                                        "pretraining; the training texts are added")

@@ -34,7 +34,7 @@ def contract_cases():
                                               output_steps=TARGET_STEPS, num_outputs=NUM_OUTPUTS,
                                               bidirectional=bidirectional)))
     attentions = itertools.cycle(("additive", "dot", "none"))
-    poolings = itertools.cycle(("last", "mean", "max", "last"))
+    poolings = itertools.cycle(("last", "mean", "max", "concat"))
     frame_poolings = itertools.cycle(("average", "flatten"))
     for pattern in ("many_to_one", "many_to_many", "seq2seq"):
         for i, (cell, bidirectional, kind) in enumerate(itertools.product(CELLS, (False, True), INPUT_SIZES)):
