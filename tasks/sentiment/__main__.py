@@ -48,7 +48,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
                         choices=("last", "mean", "max", "concat"))
     # pretraining (Dai & Le 2015; ULMFiT): language models over the classifier's words start its encoder
     unlabeled: str | None = flag(None, "a text file, one text per line (gzip or plain), for language-model "
-                                       "pretraining; the training texts are added")
+                                       "pretraining, or `tfds` for IMDB's 50,000 unlabeled reviews from "
+                                       "tensorflow-datasets; the training texts are added")
     encoder: str | None = flag(None, "a pretrained encoder folder to start from (a run's encoder/, or an export's "
                                      "assets.extra/encoder/); its vocabulary replaces --vocab-size's")
     pretrain_epochs: int = flag(1, "language-model epochs over the unlabeled and training texts")
@@ -97,9 +98,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
 def train(cfg):
     """config -> data -> model -> fit -> evaluate -> export. Returns the metrics dict."""
     from tasks.common.run import Run
-    from tasks.common.tables import read_texts
 
-    unlabeled = read_texts(cfg.unlabeled, "--unlabeled") if cfg.unlabeled else []  # a bad file: before the run starts
+    unlabeled = _unlabeled_texts(cfg)  # a bad file: before the run starts
     run = Run("sentiment", cfg, unit="reviews")
 
     import keras
@@ -188,6 +188,19 @@ def train(cfg):
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
                  f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test),
                  f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)"])
+
+
+def _unlabeled_texts(cfg):
+    """The --unlabeled texts: a file's, or tensorflow-datasets' IMDB unlabeled reviews for `tfds`."""
+    from tasks.common.tables import read_texts
+
+    if not cfg.unlabeled:
+        return []
+    if cfg.unlabeled == "tfds" and not os.path.exists(cfg.unlabeled):
+        from tasks.sentiment.data import imdb_unlabeled
+
+        return imdb_unlabeled(cfg.tfds_dir)
+    return read_texts(cfg.unlabeled, "--unlabeled")
 
 
 def _predict(model, dataset):

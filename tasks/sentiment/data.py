@@ -178,14 +178,22 @@ def _offline(seed):
     return train, test, OFFLINE_NAME
 
 
-def _imdb(tfds_dir, *, explicit):
-    """IMDB's train and test splits as lists, from the tfds cache or a download; None when offline and not named."""
+def imdb_unlabeled(tfds_dir):
+    """The texts of IMDB's 50,000 unlabeled reviews (tensorflow-datasets' `imdb_reviews` split `unsupervised`), from
+    the tfds cache or a download (`--unlabeled tfds`)."""
+    loaded = _imdb(tfds_dir, explicit=True, splits=("unsupervised",), flag="--unlabeled tfds")
+    return loaded[0][0]
+
+
+def _imdb(tfds_dir, *, explicit, splits=("train", "test"), flag="--dataset imdb"):
+    """IMDB's `splits` as (texts, labels) lists, from the tfds cache or a download; None when offline and not
+    named."""
     import tensorflow_datasets as tfds
 
     def load(download):
-        splits = tfds.load("imdb_reviews", split=["train", "test"], as_supervised=True, data_dir=tfds_dir,
+        loaded = tfds.load("imdb_reviews", split=list(splits), as_supervised=True, data_dir=tfds_dir,
                            download=download)
-        return [_as_lists(s) for s in splits]
+        return [_as_lists(s) for s in loaded]
 
     from absl import logging as absl_logging
 
@@ -199,9 +207,10 @@ def _imdb(tfds_dir, *, explicit):
         absl_logging.set_verbosity(level)
     if not downloads.network_reachable(IMDB_HOST):  # tfds would retry for minutes before failing
         if explicit:
-            raise UserError(f"--dataset imdb needs a network connection to download IMDB ({IMDB_HOST} is not "
+            local = "--unlabeled FILE" if flag.startswith("--unlabeled") else "--data PATH"
+            raise UserError(f"{flag} needs a network connection to download IMDB ({IMDB_HOST} is not "
                             "reachable) or a prepared tensorflow-datasets cache in --tfds-dir; for local data "
-                            "pass --data PATH.")
+                            f"pass {local}.")
         return None
     return load(download=True)
 

@@ -165,3 +165,14 @@ def test_pipeline_buckets_to_fixed_shapes_and_keeps_every_example():
         batches = list(data.make_dataset((texts, [i % 2 for i in range(45)]), vectorizer, config, training=training))
         assert {b[0].shape[1] for b in batches} <= {10, 20, 30, 40}
         assert sum(b[0].shape[0] for b in batches) == 45
+
+
+def test_imdb_unlabeled_reviews_through_tensorflow_datasets(tmp_path):
+    with tfds.testing.mock_data(num_examples=12):
+        texts = data.imdb_unlabeled(str(tmp_path))
+    assert len(texts) == 12 and all(isinstance(t, str) for t in texts)
+
+
+def test_imdb_unlabeled_reviews_without_a_network_is_one_error(tmp_path):
+    with pytest.raises(data.UserError, match="--unlabeled tfds needs a network connection.*--unlabeled FILE"):
+        data.imdb_unlabeled(str(tmp_path))
