@@ -29,9 +29,9 @@ DIRECTIONS = ("forward", "backward")
 ENCODER = "encoder"  # the encoder folder's name in a run folder and in an export's assets.extra/
 # The settings an encoder depends on: the texts and the training split (its vocabulary), the network, the schedule.
 PRETRAINING_SETTINGS = ("data", "dataset", "tfds_dir", "validation_fraction", "test_fraction", "group_by", "unlabeled",
-                        "vocab_size", "cell", "bidirectional", "num_layers", "units", "embedding_dim", "dropout",
-                        "learning_rate", "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_tokens",
-                        "pretrain_sampled", "seed")
+                        "vocab_size", "cell", "bidirectional", "num_layers", "units", "embedding_dim",
+                        "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_tokens", "pretrain_sampled",
+                        "pretrain_learning_rate", "pretrain_dropout", "seed")
 
 
 def language_model_data(ids, *, reverse, length, batch_size, seed, max_tokens=0, validation_fraction=0.02):
@@ -61,7 +61,7 @@ def language_model_data(ids, *, reverse, length, batch_size, seed, max_tokens=0,
 def build_language_model(cfg, vocab_size):
     """The classifier's embedding and recurrent stack, unidirectional, with a next-word head over the vocabulary."""
     return zoo.build("many_to_many", input="tokens", vocab_size=vocab_size, embedding_dim=cfg.embedding_dim,
-                     cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers, dropout=cfg.dropout,
+                     cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers, dropout=cfg.pretrain_dropout,
                      num_outputs=vocab_size)
 
 
@@ -79,7 +79,7 @@ def pretrain(cfg, texts, vectorizer):
             model.get_layer("embedding").set_weights(models["forward"].get_layer("embedding").get_weights())
             model.get_layer("embedding").trainable = False
         trainer = zoo.SampledSoftmaxTraining(model, num_sampled=cfg.pretrain_sampled)
-        trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0))
+        trainer.compile(optimizer=keras.optimizers.Adam(cfg.pretrain_learning_rate, clipnorm=1.0))
         softmax = f"{trainer.num_sampled} sampled words" if trainer.num_sampled else "the full softmax"
         print(f"pretraining the {direction} language model on {words:,} words, windows of {cfg.pretrain_length}, "
               f"{softmax}")
