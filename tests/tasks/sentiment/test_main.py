@@ -150,3 +150,21 @@ def test_command_line_error_has_no_traceback(tmp_path):
 ])
 def test_bad_flags_get_one_line(argv, message, capsys):
     assert message in user_error(main, argv, capsys)
+
+
+def test_a_preset_sets_defaults_and_flags_given_beside_it_win():
+    from tasks.common.cli import dispatch
+    from tasks.sentiment.__main__ import Config, parser
+
+    def config(*argv):
+        return dispatch(list(argv), parser(), {}, Config, train=lambda cfg: cfg)
+
+    assert config().max_length == 400 and config().preset is None
+    assert config("--preset", "imdb").max_length == 800
+    assert config("--preset", "imdb", "--max-length", "300").max_length == 300
+    assert config("--max-length", "300", "--preset", "imdb").max_length == 300
+    assert config("--preset", "imdb", "--units", "32").units == 32
+
+
+def test_an_unknown_preset_is_one_error(capsys):
+    assert "--preset: invalid choice: 'nope'" in user_error(main, ["--preset", "nope"], capsys)
