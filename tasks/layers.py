@@ -1,5 +1,6 @@
-"""Every Keras object the recipes put inside an export's `assets.extra/model.keras` (tokenizers, preparation),
-registered by importing this module, so a fresh process loads any of them with `keras.models.load_model`:
+"""Every Keras object the recipes put inside an export's `assets.extra/model.keras` (tokenizers, preparation), and
+the fine-tuning optimizer and schedule a compiled classifier may carry, registered by importing this module, so a
+fresh process loads any of them with `keras.models.load_model`:
 
     import keras
     import tasks.layers  # noqa: F401  (registers the layers below; `zoo` registers its own on import)
@@ -8,9 +9,11 @@ registered by importing this module, so a fresh process loads any of them with `
 """
 
 import zoo  # noqa: F401  (the networks' own layers)
+from tasks.common.fine_tuning import DiscriminativeAdam, SlantedTriangular
 from tasks.common.text import CharacterIds, FirstSteps
 from tasks.forecasting.serving import PrepareRows, ValuesFromChanges
 from tasks.sentiment.data import standardize
 from tasks.translation.subwords import SubwordIds
 
-__all__ = ["CharacterIds", "FirstSteps", "PrepareRows", "SubwordIds", "ValuesFromChanges", "standardize"]
+__all__ = ["CharacterIds", "DiscriminativeAdam", "FirstSteps", "PrepareRows", "SlantedTriangular", "SubwordIds",
+           "ValuesFromChanges", "standardize"]
