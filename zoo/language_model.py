@@ -20,7 +20,8 @@ class SampledSoftmaxTraining(keras.Model):
     vocabulary, trains on the full softmax.
 
     The wrapped model holds every weight: train the wrapper, then save or use `language_model` itself (the wrapper
-    is not meant to be saved).
+    is not meant to be saved). TensorFlow backend only: the training step is TensorFlow's (`tf.nn.sampled_softmax_loss`
+    under a `GradientTape`), where the rest of the zoo is backend-neutral Keras.
     """
 
     def __init__(self, language_model, num_sampled=512, **kwargs):
