@@ -38,7 +38,7 @@ def language_model_data(ids, *, reverse, length, batch_size, seed, max_tokens=0,
     """(training batches, validation batches, words trained on) of next-word windows: every text's ids (a ragged
     [texts, words] tensor; each text reversed when `reverse`) one after another as one stream, cut to `max_tokens`
     when positive, in windows of `length` words and the `length` words that follow them. The last
-    `validation_fraction` of the windows is held out."""
+    `validation_fraction` of the windows is held out. The words count those trained on in an epoch."""
     stream, splits = ids.flat_values.numpy(), ids.row_splits.numpy()
     if reverse:  # the word at position g of its text [start, end) comes from position start + end - 1 - g
         row = np.repeat(np.arange(len(splits) - 1), np.diff(splits))
@@ -52,10 +52,16 @@ def language_model_data(ids, *, reverse, length, batch_size, seed, max_tokens=0,
     inputs = stream[:count * length].reshape(count, length)
     targets = stream[1:count * length + 1].reshape(count, length)
     held = max(1, int(count * validation_fraction))
+    # One batch shape each for training and validation (a short last batch is dropped when there are full ones),
+    # so each language model traces one graph for each: a second shape per direction set off tf.function's
+    # "frequent retracing" warning on a normal run. Training windows are reshuffled every epoch, so which few are
+    # left out changes from epoch to epoch.
+    trained = count - held if count - held < batch_size else (count - held) // batch_size * batch_size
     train = tf.data.Dataset.from_tensor_slices((inputs[:-held], targets[:-held])).shuffle(
-        count - held, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    validation = tf.data.Dataset.from_tensor_slices((inputs[-held:], targets[-held:])).batch(batch_size)
-    return train, validation, (count - held) * length
+        count - held, seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=trained < count - held)
+    validation = tf.data.Dataset.from_tensor_slices((inputs[-held:], targets[-held:])).batch(
+        batch_size, drop_remainder=held >= batch_size)
+    return train, validation, trained * length
 
 
 def build_language_model(cfg, vocab_size):
@@ -93,7 +99,20 @@ def pretrain(cfg, texts, vectorizer):
         report[direction] = {"train_loss": float(history.history["loss"][-1]),
                              "validation_loss": float(history.history["val_loss"][-1]),
                              "seconds": time.perf_counter() - started, "words": words}
+    _forget_traces()
     return models, report
+
+
+def _forget_traces():
+    """Start TensorFlow's count of recent traces afresh for the classifier. TF counts the traces of every Keras
+    model's step together (its detector keys on the step function's code, which all Keras models share), so the
+    language models' own first traces made the classifier's first ones read as "frequent retracing" on a normal run.
+    The detector is TF's private state: when it is not where TF 2.21 keeps it, nothing is done."""
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    if hasattr(polymorphic_function, "_FrequentTracingDetectorManager"):
+        polymorphic_function._frequent_tracing_detector_manager = \
+            polymorphic_function._FrequentTracingDetectorManager()
 
 
 def save_encoder(folder, models, vectorizer, report, cfg):

@@ -139,3 +139,14 @@ def test_language_model_windows_read_each_text_forward_or_reversed():
     assert held == [([12, 11], [11, 10])] and words == 6
     _, _, capped = language_model_data(ids, reverse=False, length=2, batch_size=8, seed=0, max_tokens=5)
     assert capped == 2  # 5 words (and the one after them) make two windows; one is held out
+
+
+def test_language_model_batches_have_one_shape_each_so_each_model_traces_once():
+    import tensorflow as tf
+
+    ids = tf.ragged.constant([[5, 6, 7], [8, 9], [10, 11, 12, 13]], dtype=tf.int32)  # 9 words: 8 windows of 1
+    train, validation, words = language_model_data(ids, reverse=False, length=1, batch_size=4, seed=0,
+                                                   validation_fraction=0.25)
+    # 6 training windows: one full batch of 4 (the short rest is left out this epoch); 2 held out, one batch.
+    assert [tuple(x.shape) for x, _ in train] == [(4, 1)] and words == 4
+    assert [tuple(x.shape) for x, _ in validation] == [(2, 1)]
