@@ -56,9 +56,11 @@ def language_model_data(ids, *, reverse, length, batch_size, seed, max_tokens=0,
     # so each language model traces one graph for each: a second shape per direction set off tf.function's
     # "frequent retracing" warning on a normal run. Training windows are reshuffled every epoch, so which few are
     # left out changes from epoch to epoch.
-    trained = count - held if count - held < batch_size else (count - held) // batch_size * batch_size
+    windows = count - held
+    full_batches = windows >= batch_size
+    trained = windows // batch_size * batch_size if full_batches else windows
     train = tf.data.Dataset.from_tensor_slices((inputs[:-held], targets[:-held])).shuffle(
-        count - held, seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=trained < count - held)
+        windows, seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=full_batches)
     validation = tf.data.Dataset.from_tensor_slices((inputs[-held:], targets[-held:])).batch(
         batch_size, drop_remainder=held >= batch_size)
     return train, validation, trained * length
