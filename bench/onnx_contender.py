@@ -58,6 +58,7 @@ def sentiment_onnx(model):
     graph = helper.make_graph(
         nodes, "sentiment", [helper.make_tensor_value_info("ids", TensorProto.INT64, [None, None])],
         [helper.make_tensor_value_info("probability", TensorProto.FLOAT, [None])], initializers)
-    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    # IR version 9 (ONNX 1.15, opset 18's own): a newer onnx package would stamp one older runtimes refuse
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
     onnx.checker.check_model(onnx_model)
     return onnx_model.SerializeToString()

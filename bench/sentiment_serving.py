@@ -3,9 +3,10 @@
     python bench/sentiment_serving.py [--reviews 300] [--samples 5000]
 
 The recipe's default model (Embedding 64, BiLSTM(64), masked max pooling; weights as initialised: latency does not
-depend on them) is exported twice by the recipe's own `write_export`: with the serving fast path (network compiled
-by XLA for length buckets x power-of-two batches, warm-up records) and plain (`compiled=False`, the export as it was
-before). Both are loaded as TF Serving loads them (`tasks.serve.loading`: a TF1 session, warm-up records run at
+depend on them) is exported three times by the recipe's own `write_export`: as served (LSTMs on TensorFlow's fused
+kernel, `zoo.fused_inference`, a large request's rows grouped by length), with the earlier fast path (the network
+compiled by XLA for length buckets x power-of-two batches, warm-up records), and plain (Keras's loop, no
+compilation). All are loaded as TF Serving loads them (`tasks.serve.loading`: a TF1 session, warm-up records run at
 load) and called through their signature with raw strings. ONNX Runtime runs the same weights with ONNX's native LSTM
 op, PyTorch with `nn.LSTM` in inference mode; both get ids from a Python tokenizer with the export's vocabulary
 (its time included), as their users would. Every contender answers the same real IMDB reviews, one at a time
@@ -55,9 +56,9 @@ class PythonTokenizer:
         return ids
 
 
-def export_contender(model, vectorizer, folder, compiled):
+def export_contender(model, vectorizer, folder, fast_path):
     write_export(folder, model, vectorizer, max_length=Config.max_length, bucket_step=Config.bucket_step,
-                 extras={}, compiled=compiled)
+                 extras={}, fast_path=fast_path)
     started = time.perf_counter()
     loaded = load_version(folder, 1)  # runs the warm-up records, as TF Serving does
     load_seconds = time.perf_counter() - started
@@ -122,14 +123,17 @@ def main():
     tokenizer = PythonTokenizer(vectorizer.get_vocabulary(), Config.max_length)
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
                       cell=Config.cell, bidirectional=Config.bidirectional, units=Config.units,
-                      num_layers=Config.layers, embedding_dim=Config.embedding_dim, pooling=Config.pooling)
+                      num_layers=Config.num_layers, embedding_dim=Config.embedding_dim, pooling=Config.pooling)
     words = [min(len(tokenizer([r])[0]), Config.max_length) for r in reviews]
     print(f"{len(reviews)} IMDB reviews, {np.mean(words):.0f} tokens on average (cut at {Config.max_length}), "
           f"batch {args.batch}, {os.cpu_count()} CPUs, TF {tf.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         contenders = {
-            "export, XLA fast path (served)": lambda: export_contender(model, vectorizer, Path(tmp) / "xla", True),
-            "export, plain (earlier)": lambda: export_contender(model, vectorizer, Path(tmp) / "plain", False),
+            "export, fused LSTM kernel (served)": lambda: export_contender(model, vectorizer, Path(tmp) / "fused",
+                                                                           "fused"),
+            "export, XLA over length buckets (earlier)": lambda: export_contender(model, vectorizer,
+                                                                                  Path(tmp) / "xla", "xla"),
+            "export, plain Keras loop": lambda: export_contender(model, vectorizer, Path(tmp) / "plain", "plain"),
             "ONNX Runtime, native LSTM op": lambda: onnx_contender(model, tokenizer),
             "PyTorch, inference mode": lambda: torch_contender(model, tokenizer),
         }

@@ -38,7 +38,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb" / "train
 
 def recipe_model(vocab_size):
     return zoo.build("many_to_one", input="tokens", vocab_size=vocab_size, num_outputs=1, cell=Config.cell,
-                     bidirectional=Config.bidirectional, units=Config.units, num_layers=Config.layers,
+                     bidirectional=Config.bidirectional, units=Config.units, num_layers=Config.num_layers,
                      embedding_dim=Config.embedding_dim, dropout=Config.dropout, pooling=Config.pooling)
 
 

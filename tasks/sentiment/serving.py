@@ -1,16 +1,19 @@
 """The sentiment SavedModel: raw strings in, `probability` of positive and `label` out, tokenization in the graph,
-the network XLA-compiled for a fixed set of shapes that a warm-up file compiles at load (`serving_shapes`)."""
+the network on its fast path: LSTMs on TensorFlow's fused kernel, other cells XLA-compiled for a fixed set of shapes
+that a warm-up file compiles at load (`serving_shapes`)."""
 
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
 from tasks.common.serving_shapes import (
     WARMUP_FILE,
     length_buckets,
+    predict_by_length,
     predict_in_buckets,
     text_warmup_requests,
     write_warmup_requests,
@@ -30,24 +33,38 @@ def text_model(network, vectorizer, max_length):
     return keras.Model(text, keras.layers.Activation("sigmoid", name="probability")(logits), name="sentiment")
 
 
-def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras, compiled=True):
+FAST_PATHS = ("auto", "fused", "xla", "plain")
+
+
+def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras, fast_path="auto"):
     """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
     `directory/assets.extra/`, with the trained network and its preprocessing as `model.keras` (raw strings in:
     `text_model`) and the warm-up requests.
 
-    Reviews are padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
-    XLA-compiled network sees a fixed set of shapes. (`compiled=False`: the network as plain TensorFlow on the
-    request's own shape, without warm-up; the serving bench's baseline.)"""
+    How the network runs in the SavedModel (`fast_path`):
+    - "fused": LSTM layers on TensorFlow's fused sequence kernel (`zoo.fused_inference`), on the request's own
+      shape, a large request's rows grouped by length (`predict_by_length`);
+    - "xla": reviews padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
+      XLA-compiled network sees a fixed set of shapes, each compiled by a warm-up record at load;
+    - "auto" (the default): "fused" when every recurrent layer is an LSTM it can run, else "xla";
+    - "plain": the network as plain TensorFlow (Keras's loop) on the request's own shape; the benches' baseline.
+    """
+    if fast_path not in FAST_PATHS:
+        raise ValueError(f"fast_path={fast_path!r}; choose one of {', '.join(FAST_PATHS)}.")
+    if fast_path == "auto":
+        fast_path = "fused" if zoo.fuses_every_layer(model) else "xla"
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)
     labels = tf.constant(LABEL_NAMES)
     lengths = length_buckets(max_length, bucket_step)
-    network = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]), jit_compile=compiled)
+    runs = zoo.fused_inference(model) if fast_path == "fused" else model
+    network = tf.function(lambda ids: tf.sigmoid(runs(ids, training=False)[:, 0]), jit_compile=fast_path == "xla")
+    predict = {"fused": lambda ids: predict_by_length(network, ids),
+               "xla": lambda ids: predict_in_buckets(network, ids, lengths), "plain": network}[fast_path]
 
     def serve(text):
-        ids = token_ids(vectorizer, text, max_length)
-        probability = predict_in_buckets(network, ids, lengths) if compiled else network(ids)
+        probability = predict(token_ids(vectorizer, text, max_length))
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
     archive.add_endpoint("serving_default", serve,
@@ -57,8 +74,10 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     extra.mkdir()
     text_model(model, vectorizer, max_length).save(extra / "model.keras")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
-    if compiled:
-        write_warmup_requests(extra / WARMUP_FILE, text_warmup_requests(lengths))
+    # XLA compiles each (length, batch) shape; the other paths run any shape, and their warm-up only does the
+    # session's first-run work (graph optimization) before the first client comes
+    warmup = text_warmup_requests(lengths) if fast_path == "xla" else text_warmup_requests([max_length], batches=(1,))
+    write_warmup_requests(extra / WARMUP_FILE, warmup)
     write_extras(extra, extras)
 
 

@@ -9,6 +9,7 @@ from tasks.common.serving_shapes import (
     MAX_WARMUP_RECORDS,
     length_buckets,
     pad_to_bucket,
+    predict_by_length,
     predict_in_buckets,
     text_warmup_requests,
     write_warmup_requests,
@@ -61,3 +62,27 @@ def test_predict_in_buckets_answers_every_row_using_bucket_shapes_only(rows):
     out = predict_in_buckets(network, ids, [10, 20, 30])
     np.testing.assert_array_equal(out.numpy(), tf.reduce_sum(ids, axis=1).numpy())
     assert all(r in (1, 2, 4, 8, 16, 32, 64) and t == 20 for r, t in seen)
+
+
+@pytest.mark.parametrize("rows", [1, 16, 17, 50])
+def test_predict_by_length_answers_every_row_in_groups_of_similar_length(rows):
+    seen = []
+
+    def network(ids):  # one value per row, from its real ids; records the shapes it was given
+        seen.append(tuple(ids.shape))
+        return tf.cast(tf.reduce_sum(ids * tf.range(1, tf.shape(ids)[1] + 1), axis=1), tf.float32)
+
+    rng = np.random.default_rng(rows)
+    lengths = rng.integers(0, 40, rows)
+    ids = np.zeros((rows, 40), np.int32)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = rng.integers(1, 9, length)
+    out = predict_by_length(network, tf.constant(ids), group=16)
+    np.testing.assert_array_equal(out.numpy(), network(tf.constant(ids)).numpy())
+    seen.pop()
+    if rows > 16:  # each group cut to its own longest row, the longest rows first
+        assert [r for r, _ in seen] == [16] * (rows // 16) + ([rows % 16] if rows % 16 else [])
+        assert [t for _, t in seen] == sorted((t for _, t in seen), reverse=True)
+        assert seen[-1][1] == max(1, sorted(lengths, reverse=True)[16 * (len(seen) - 1)])
+    else:
+        assert seen == [(rows, 40)]

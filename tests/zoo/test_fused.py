@@ -1,0 +1,108 @@
+"""zoo.fused_inference: LSTM layers on TensorFlow's fused kernel give Keras's outputs, masks included."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo.fused import FusedLSTM, can_fuse
+
+
+def padded_ids(rows, steps, seed, vocab=40):
+    """Right-padded token ids: lengths from 0 to `steps` (the first row full, one row empty)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(2, vocab, (rows, steps)).astype(np.int32)
+    lengths = rng.integers(1, steps + 1, rows)
+    lengths[0], lengths[1] = steps, 0
+    for row, length in enumerate(lengths):
+        ids[row, length:] = 0
+    return ids
+
+
+@pytest.mark.parametrize("options", [
+    dict(bidirectional=True, num_layers=2, pooling="max"),
+    dict(bidirectional=True, pooling="concat", merge_mode="sum"),
+    dict(bidirectional=True, pooling="last", merge_mode="mul"),
+    dict(bidirectional=False, pooling="last"),
+    dict(bidirectional=False, num_layers=2, pooling="mean"),
+])
+def test_a_fused_model_answers_what_the_model_answers(options):
+    model = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=3, cell="lstm", units=8,
+                      embedding_dim=6, **options)
+    model.set_weights([w + np.float32(0.3) * np.random.default_rng(1).standard_normal(w.shape).astype("float32")
+                       for w in model.get_weights()])  # away from the initial zero biases
+    fused = zoo.fused_inference(model)
+    assert sum(isinstance(layer, FusedLSTM) for layer in fused.layers) == options.get("num_layers", 1)
+    ids = padded_ids(9, 13, seed=0)
+    np.testing.assert_allclose(fused(ids), model(ids), atol=1e-5)
+    assert fused.count_params() == model.count_params()  # the same variables, shared
+    model.get_layer("outputs").bias.assign([5.0, 6.0, 7.0])
+    np.testing.assert_allclose(fused(ids), model(ids), atol=1e-5)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_a_lstm_layer_gives_keras_outputs_at_real_and_padded_steps(go_backwards, zero_output_for_mask,
+                                                                   return_sequences):
+    layer = keras.layers.LSTM(5, go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
+                              return_sequences=return_sequences, unit_forget_bias=False, use_bias=True)
+    inputs = tf.random.stateless_normal([6, 9, 4], seed=[1, 2])
+    mask = tf.sequence_mask([9, 0, 3, 5, 1, 8], 9)
+    expected = layer(inputs, mask=mask)
+    np.testing.assert_allclose(FusedLSTM(layer)(inputs, mask=mask), expected, atol=1e-6)
+    np.testing.assert_allclose(FusedLSTM(layer)(inputs), layer(inputs), atol=1e-6)  # no mask: every step
+
+
+def test_a_mask_that_is_not_right_padded_runs_keras_loop():
+    layer = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))
+    inputs = tf.random.stateless_normal([3, 7, 2], seed=[3, 4])
+    mask = tf.constant([[True] * 7, [False, True, True, False, True, True, True], [True] * 3 + [False] * 4])
+    np.testing.assert_allclose(FusedLSTM(layer)(inputs, mask=mask), layer(inputs, mask=mask), atol=1e-6)
+
+
+def test_only_layers_it_computes_exactly_are_fused():
+    assert can_fuse(keras.layers.LSTM(3))
+    assert can_fuse(keras.layers.Bidirectional(keras.layers.LSTM(3)))
+    assert not can_fuse(keras.layers.GRU(3))
+    assert not can_fuse(keras.layers.LSTM(3, activation="relu"))
+    assert not can_fuse(keras.layers.LSTM(3, return_state=True))
+    assert not can_fuse(keras.layers.Bidirectional(keras.layers.LSTM(3), merge_mode=None))
+    with pytest.raises(ValueError, match="cannot run on the fused LSTM kernel"):
+        FusedLSTM(keras.layers.GRU(3))
+
+
+def test_other_cells_stay_as_they_are_and_are_reported():
+    gru = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="gru", units=4,
+                    embedding_dim=3)
+    assert not zoo.fuses_every_layer(gru)
+    fused = zoo.fused_inference(gru)
+    assert not any(isinstance(layer, FusedLSTM) for layer in fused.layers)
+    ids = padded_ids(4, 6, seed=2)
+    np.testing.assert_allclose(fused(ids), gru(ids), atol=1e-6)
+    lstm = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="lstm", units=4,
+                     embedding_dim=3)
+    assert zoo.fuses_every_layer(lstm)
+
+
+def test_a_model_nested_inside_another_is_fused_too():
+    network = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="lstm", units=4,
+                        embedding_dim=3, bidirectional=True)
+    ids = keras.Input((None,), dtype="int32")
+    outer = keras.Model(ids, keras.layers.Activation("sigmoid")(network(ids)))
+    assert zoo.fuses_every_layer(outer)
+    fused = zoo.fused_inference(outer)
+    inner = next(layer for layer in fused.layers if isinstance(layer, keras.Model))
+    assert any(isinstance(layer, FusedLSTM) for layer in inner.layers)
+    data = padded_ids(5, 8, seed=3)
+    np.testing.assert_allclose(fused(data), outer(data), atol=1e-6)
+
+
+def test_a_model_that_is_not_functional_is_refused():
+    class Subclassed(keras.Model):
+        def call(self, inputs):
+            return inputs
+
+    with pytest.raises(ValueError, match="needs a functional model"):
+        zoo.fused_inference(Subclassed())
