@@ -4,7 +4,7 @@
 
 The recipe's default model (Embedding 64, BiLSTM(64), masked max pooling; weights as initialised: latency does not
 depend on them) is exported three times by the recipe's own `write_export`: as served (LSTMs on TensorFlow's fused
-kernel, `zoo.fused_inference`, a large request's rows grouped by length), with the earlier fast path (the network
+kernel, `zoo.fuse_lstms`, a large request's rows grouped by length), with the earlier fast path (the network
 compiled by XLA for length buckets x power-of-two batches, warm-up records), and plain (Keras's loop, no
 compilation). All are loaded as TF Serving loads them (`tasks.serve.loading`: a TF1 session, warm-up records run at
 load) and called through their signature with raw strings. ONNX Runtime runs the same weights with ONNX's native LSTM

@@ -4,7 +4,8 @@ defaults.
     python bench/sentiment_speed.py [--samples 5000] [--max-length 400] [--epochs 3] [--rounds 3]
     python bench/sentiment_speed.py --lengths 100,200,400,800      # how cost grows with review length
 
-Every contender trains the recipe's default model (Embedding 64, 1 x BiLSTM(64), dropout 0.5, masked max pooling,
+Every contender trains the recipe's default model (its LSTM on TensorFlow's fused kernel, `zoo.fuse_lstms`, or
+on Keras's loop: Embedding 64, 1 x BiLSTM(64), dropout 0.5, masked max pooling,
 Adam 1e-3, batch 64 at the longest bucket) on the same reviews, cut to the same length, in the same
 length-bucketed batches: TensorFlow reads them through the recipe's tf.data pipeline (tokenizing included), PyTorch
 gets the same batches as numpy arrays made before its clock starts. Rounds are interleaved (A B C, A B C, ...) so
@@ -54,13 +55,15 @@ class EpochClock(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
-def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True):
+def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_lstm=False):
     def run(texts, labels, vectorizer, args):
         cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size, xla=xla, autotune=autotune,
-                     shape_graphs=shape_graphs)
+                     shape_graphs=shape_graphs, fused_lstm=fused_lstm)
         data = make_dataset((texts, labels), vectorizer, cfg, training=True)
         samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
         model = recipe_model(args.vocab_size)
+        if cfg.fused_lstm:  # as the recipe trains on one CPU
+            model = zoo.fuse_lstms(model)
         model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
                       jit_compile=cfg.xla)
         clock = EpochClock()
@@ -87,8 +90,11 @@ def contenders(with_torch, everything):
     rows = {}
     if with_torch:
         rows["PyTorch 2.13, exact masking"] = pytorch_contender
-    rows["recipe default (graph per frequent shape, no XLA, autotune off)"] = tensorflow_contender()
-    rows["Keras's own step (one graph for every shape)"] = tensorflow_contender(shape_graphs=False)
+    rows["recipe default (fused LSTM kernel, graph per frequent shape)"] = tensorflow_contender(fused_lstm=True)
+    rows["fused LSTM kernel, one graph for every shape"] = tensorflow_contender(fused_lstm=True, shape_graphs=False)
+    rows["Keras's loop, graph per frequent shape (earlier default)"] = tensorflow_contender()
+    if everything:
+        rows["Keras's own step (one graph for every shape)"] = tensorflow_contender(shape_graphs=False)
     if everything:  # more rows; XLA compiles every batch shape: minutes per round on 2 cores
         rows["tf.data autotune on"] = tensorflow_contender(autotune=True)
         rows["XLA"] = tensorflow_contender(xla=True)
@@ -139,7 +145,7 @@ def print_table(results):
 
 def length_sweep(texts, labels, vectorizer, args, with_torch):
     lengths = [int(x) for x in args.lengths.split(",")]
-    runs = {name: run for name, run in contenders(with_torch, False).items() if "own step" not in name}
+    runs = {name: run for name, run in contenders(with_torch, False).items() if "one graph" not in name}
     table = {name: [] for name in runs}
     for length in lengths:
         args.max_length = length

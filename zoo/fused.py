@@ -9,8 +9,13 @@ the masks' real lengths are restored around it: each row's backward direction re
 Keras gives there. That is exact only when every mask is right-padded (real steps first), as the zoo's token
 inputs are; any other mask runs Keras's own loop instead, decided per batch.
 
-TensorFlow backend only, and for inference: `fused_inference(model)` is a copy of a trained model sharing its
-weights, for exports and prediction; train and save the original.
+It trains too. TensorFlow registers the gradient of `BlockLSTMV2` with the first version's gradient kernel, which
+assumes the other gate order and gives wrong gradients, so the layer here pairs it with `BlockLSTMGradV2` itself.
+Input dropout is Keras's: one mask per row and feature for every step; a layer with recurrent dropout trains on
+Keras's loop, which is the only one that has it.
+
+TensorFlow backend only. `fuse_lstms(model)` is a copy of a model sharing its weights: train it, or serve it, and
+save the original (the copy's layers are not meant to be saved).
 """
 
 import keras
@@ -18,19 +23,19 @@ import tensorflow as tf
 from keras.src.models.functional import Functional  # what clone_model can rebuild; no public name
 
 
-def fused_inference(model):
+def fuse_lstms(model):
     """A model computing what `model` computes, sharing its weights, whose LSTM layers (alone or under
-    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded. Layers it cannot
-    run exactly (other cells, activations other than tanh/sigmoid, stateful layers, returned states) stay as they
-    are. Nested functional models are rewritten too."""
+    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded; training it trains
+    `model`. Layers it cannot run exactly (other cells, activations other than tanh/sigmoid, stateful layers,
+    returned states) stay as they are. Nested functional models are rewritten too."""
 
     def replace(layer):
         if isinstance(layer, keras.Model) and _is_functional(layer):
-            return fused_inference(layer)
+            return fuse_lstms(layer)
         return FusedLSTM(layer, name=f"{layer.name}_fused") if can_fuse(layer) else layer
 
     if not _is_functional(model):
-        raise ValueError(f"fused_inference needs a functional model (zoo.build gives one), not {type(model).__name__}.")
+        raise ValueError(f"fuse_lstms needs a functional model (zoo.build gives one), not {type(model).__name__}.")
     return keras.models.clone_model(model, clone_function=replace)
 
 
@@ -49,7 +54,8 @@ MERGES = {"concat": lambda a, b: tf.concat([a, b], -1), "sum": tf.add, "mul": tf
 
 class FusedLSTM(keras.layers.Layer):
     """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel. It
-    shares `layer`'s weights and falls back to `layer` itself for a batch whose mask is not right-padded."""
+    shares `layer`'s weights and falls back to `layer` itself for a batch whose mask is not right-padded, and for
+    training with recurrent dropout."""
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
@@ -59,23 +65,30 @@ class FusedLSTM(keras.layers.Layer):
         self.layer = layer
         self.supports_masking = True
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs, mask=None, training=False):
+        if training and any(lstm.recurrent_dropout > 0 for lstm in self._lstms()):
+            return self.layer(inputs, mask=mask, training=True)
         if mask is None:
-            return self._fused(inputs, tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1]))
+            return self._fused(inputs, tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1]), training)
         mask = tf.cast(mask, tf.bool)
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
-        return tf.cond(right_padded, lambda: self._fused(inputs, lengths),
-                       lambda: self.layer(inputs, mask=mask, training=False))
+        return tf.cond(right_padded, lambda: self._fused(inputs, lengths, training),
+                       lambda: self.layer(inputs, mask=mask, training=training))
 
-    def _fused(self, inputs, lengths):
+    def _lstms(self):
         if isinstance(self.layer, keras.layers.Bidirectional):
-            forward = _run(self.layer.forward_layer, inputs, lengths)
-            backward = _run(self.layer.backward_layer, inputs, lengths)
-            if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
-                backward = tf.reverse(backward, [1])
-            return MERGES[self.layer.merge_mode](forward, backward)
-        return _run(self.layer, inputs, lengths)
+            return [self.layer.forward_layer, self.layer.backward_layer]
+        return [self.layer]
+
+    def _fused(self, inputs, lengths, training):
+        outputs = [_run(lstm, inputs, lengths, training) for lstm in self._lstms()]
+        if len(outputs) == 1:
+            return outputs[0]
+        forward, backward = outputs
+        if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
+            backward = tf.reverse(backward, [1])
+        return MERGES[self.layer.merge_mode](forward, backward)
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
@@ -84,7 +97,7 @@ class FusedLSTM(keras.layers.Layer):
         return self.layer.compute_output_shape(input_shape)
 
 
-def _run(layer, inputs, lengths):
+def _run(layer, inputs, lengths, training=False):
     """One LSTM layer's outputs as Keras gives them, for rows whose first `lengths` steps are real.
 
     [batch, time, features] -> [batch, time, units] (return_sequences; in reading order, so reversed in time for a
@@ -92,15 +105,13 @@ def _run(layer, inputs, lengths):
     final output [batch, units] (zeros for a row with no real step)."""
     cell = layer.cell
     steps = tf.shape(inputs)[1]
+    if training and cell.dropout > 0:  # Keras's input dropout: one mask per row and feature, for every step
+        inputs = inputs * keras.random.dropout(tf.ones_like(inputs[:, 0]), cell.dropout,
+                                               seed=cell.seed_generator)[:, None]
     read = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0) if layer.go_backwards else inputs
     bias = cell.bias if cell.use_bias else tf.zeros([4 * cell.units])
-    zeros = tf.zeros([tf.shape(inputs)[0], cell.units], inputs.dtype)
-    peephole = tf.zeros([cell.units], inputs.dtype)
-    outputs = tf.raw_ops.BlockLSTMV2(
-        seq_len_max=tf.cast(tf.reduce_max(tf.concat([lengths, [0]], 0)), tf.int64),
-        x=tf.transpose(read, [1, 0, 2]), cs_prev=zeros, h_prev=zeros,
-        w=tf.concat([cell.kernel, cell.recurrent_kernel], 0), wci=peephole, wcf=peephole, wco=peephole, b=bias,
-        cell_clip=0.0, use_peephole=False)[6]
+    outputs = _block_lstm(tf.transpose(read, [1, 0, 2]), tf.concat([cell.kernel, cell.recurrent_kernel], 0),
+                          tf.convert_to_tensor(bias), tf.reduce_max(tf.concat([lengths, [0]], 0)))
     outputs = tf.transpose(outputs, [1, 0, 2])  # [batch, time, units]; row r is exact up to lengths[r]
     real = tf.sequence_mask(lengths, steps)[..., None]
     if not layer.return_sequences:
@@ -118,13 +129,31 @@ def _run(layer, inputs, lengths):
     return tf.where(real, outputs, tf.where(lengths[:, None, None] > 0, last, 0.0))
 
 
+@tf.custom_gradient
+def _block_lstm(x, w, b, steps):
+    """The hidden outputs [time, batch, units] of an LSTM from zero states over time-major `x` for its first `steps`
+    steps (Keras's gate order i, f, c, o; `w` = [kernel; recurrent kernel]), with the matching gradient kernel."""
+    zeros = tf.zeros([tf.shape(x)[1], tf.shape(w)[1] // 4], x.dtype)
+    no_peephole = zeros[0]
+    kernel_inputs = dict(seq_len_max=tf.cast(steps, tf.int64), x=x, cs_prev=zeros, h_prev=zeros, w=w,
+                         wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=b, use_peephole=False)
+    i, cs, f, o, ci, co, h = tf.raw_ops.BlockLSTMV2(cell_clip=0.0, **kernel_inputs)
+
+    def gradient(h_grad):
+        x_grad, _, _, w_grad, _, _, _, b_grad = tf.raw_ops.BlockLSTMGradV2(
+            i=i, cs=cs, f=f, o=o, ci=ci, co=co, h=h, cs_grad=tf.zeros_like(cs), h_grad=h_grad, **kernel_inputs)
+        return x_grad, w_grad, b_grad, None
+
+    return h, gradient
+
+
 def _is_functional(model):
     return isinstance(model, Functional)
 
 
 def fuses_every_layer(model):
     """Whether every recurrent layer of `model` (nested models included) runs on the fused kernel in
-    `fused_inference(model)`: then nothing of it needs Keras's loop or XLA to be fast."""
+    `fuse_lstms(model)`: then nothing of it needs Keras's loop or XLA to be fast."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             if not fuses_every_layer(layer):

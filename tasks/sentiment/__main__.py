@@ -93,6 +93,9 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
                                     "forward and backward loops side by side)")
     xla: bool = flag(False, "compile the training step with XLA (off: measured slower for this model on CPU, see "
                             "bench/README.md)")
+    fused_lstm: bool = flag(True, "train LSTM layers on TensorFlow's fused CPU kernel (zoo.fuse_lstms: the same "
+                                  "results, faster steps; see bench/README.md); Keras's own loop with --no-fused-lstm, "
+                                  "--xla, a GPU (cuDNN) or a distributed strategy")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
     # outputs
     run_dir: str = flag("runs/sentiment", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
@@ -179,16 +182,19 @@ def train(cfg):
         if encoder and cfg.fine_tuning == "ulmfit":
             optimizer = ulmfit_optimizer(model, learning_rate=cfg.learning_rate, epochs=cfg.epochs,
                                          steps_per_epoch=count_batches(train_ds))
-        model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                      metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
-                      jit_compile=cfg.xla)
-    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train[0]))
+        # What trains: the model itself, or a copy sharing its weights whose LSTMs run the fused kernel
+        trainer = zoo.fuse_lstms(model) if _fuses_training(cfg, run) else model
+        trainer.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                        metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+                        jit_compile=cfg.xla)
+    trained = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train[0]))
     if not run.is_chief:
         return run.worker_result()
+    model = model if trained is trainer else trained  # the plain Keras model is what is saved and exported
 
     # Evaluate once on the test split.
-    y_true, y_prob = _predict(model, make_dataset(splits.test, vectorizer, cfg, training=False))
-    val_true, val_prob = _predict(model, val_ds)
+    y_true, y_prob = _predict(trained, make_dataset(splits.test, vectorizer, cfg, training=False))
+    val_true, val_prob = _predict(trained, val_ds)
     test, validation = binary_metrics(y_true, y_prob), binary_metrics(val_true, val_prob)
     plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
                    f"test split{run.marker}")
@@ -205,6 +211,14 @@ def train(cfg):
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
                  f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test),
                  f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)"])
+
+
+def _fuses_training(cfg, run):
+    """Whether the classifier trains on the fused LSTM kernel: on one CPU device, where it is measured faster; XLA
+    cannot compile it, cuDNN is faster on a GPU, and the distributed loop keeps its own model copies."""
+    import tensorflow as tf
+
+    return cfg.fused_lstm and not cfg.xla and run.placement.uses_fit and not tf.config.list_physical_devices("GPU")
 
 
 def _unlabeled_texts(cfg):

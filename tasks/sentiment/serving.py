@@ -42,7 +42,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     `text_model`) and the warm-up requests.
 
     How the network runs in the SavedModel (`fast_path`):
-    - "fused": LSTM layers on TensorFlow's fused sequence kernel (`zoo.fused_inference`), on the request's own
+    - "fused": LSTM layers on TensorFlow's fused sequence kernel (`zoo.fuse_lstms`), on the request's own
       shape, a large request's rows grouped by length (`predict_by_length`);
     - "xla": reviews padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
       XLA-compiled network sees a fixed set of shapes, each compiled by a warm-up record at load;
@@ -58,7 +58,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     archive.track(vectorizer)
     labels = tf.constant(LABEL_NAMES)
     lengths = length_buckets(max_length, bucket_step)
-    runs = zoo.fused_inference(model) if fast_path == "fused" else model
+    runs = zoo.fuse_lstms(model) if fast_path == "fused" else model
     network = tf.function(lambda ids: tf.sigmoid(runs(ids, training=False)[:, 0]), jit_compile=fast_path == "xla")
     predict = {"fused": lambda ids: predict_by_length(network, ids),
                "xla": lambda ids: predict_in_buckets(network, ids, lengths), "plain": network}[fast_path]

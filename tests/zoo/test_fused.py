@@ -1,4 +1,4 @@
-"""zoo.fused_inference: LSTM layers on TensorFlow's fused kernel give Keras's outputs, masks included."""
+"""zoo.fuse_lstms: LSTM layers on TensorFlow's fused kernel give Keras's outputs, masks included."""
 
 import keras
 import numpy as np
@@ -32,7 +32,7 @@ def test_a_fused_model_answers_what_the_model_answers(options):
                       embedding_dim=6, **options)
     model.set_weights([w + np.float32(0.3) * np.random.default_rng(1).standard_normal(w.shape).astype("float32")
                        for w in model.get_weights()])  # away from the initial zero biases
-    fused = zoo.fused_inference(model)
+    fused = zoo.fuse_lstms(model)
     assert sum(isinstance(layer, FusedLSTM) for layer in fused.layers) == options.get("num_layers", 1)
     ids = padded_ids(9, 13, seed=0)
     np.testing.assert_allclose(fused(ids), model(ids), atol=1e-5)
@@ -77,7 +77,7 @@ def test_other_cells_stay_as_they_are_and_are_reported():
     gru = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="gru", units=4,
                     embedding_dim=3)
     assert not zoo.fuses_every_layer(gru)
-    fused = zoo.fused_inference(gru)
+    fused = zoo.fuse_lstms(gru)
     assert not any(isinstance(layer, FusedLSTM) for layer in fused.layers)
     ids = padded_ids(4, 6, seed=2)
     np.testing.assert_allclose(fused(ids), gru(ids), atol=1e-6)
@@ -92,7 +92,7 @@ def test_a_model_nested_inside_another_is_fused_too():
     ids = keras.Input((None,), dtype="int32")
     outer = keras.Model(ids, keras.layers.Activation("sigmoid")(network(ids)))
     assert zoo.fuses_every_layer(outer)
-    fused = zoo.fused_inference(outer)
+    fused = zoo.fuse_lstms(outer)
     inner = next(layer for layer in fused.layers if isinstance(layer, keras.Model))
     assert any(isinstance(layer, FusedLSTM) for layer in inner.layers)
     data = padded_ids(5, 8, seed=3)
@@ -105,4 +105,68 @@ def test_a_model_that_is_not_functional_is_refused():
             return inputs
 
     with pytest.raises(ValueError, match="needs a functional model"):
-        zoo.fused_inference(Subclassed())
+        zoo.fuse_lstms(Subclassed())
+
+
+@pytest.mark.parametrize("layer", [
+    keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True)),
+    keras.layers.LSTM(5, go_backwards=True),
+    keras.layers.LSTM(5, return_sequences=True),
+], ids=["bidirectional", "backwards", "sequences"])
+def test_gradients_are_keras_gradients(layer):
+    inputs = tf.random.stateless_normal([4, 7, 3], seed=[5, 6])
+    mask = tf.sequence_mask([7, 2, 0, 5], 7)
+    layer(inputs, mask=mask)
+    fused = FusedLSTM(layer)
+    weights = tf.random.stateless_normal([7, 10 if isinstance(layer, keras.layers.Bidirectional) else 5], seed=[7, 8])
+
+    def gradients(run):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = run(inputs, mask=mask, training=True)
+            loss = tf.reduce_sum((outputs if outputs.shape.rank == 3 else outputs[:, None]) * weights)
+        return tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+    for expected, got in zip(gradients(layer), gradients(fused), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_training_the_fused_copy_trains_the_model_as_keras_would():
+    def model():
+        keras.utils.set_random_seed(0)
+        return zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="lstm", units=6,
+                         embedding_dim=4, bidirectional=True, pooling="max")
+
+    ids, labels = padded_ids(64, 12, seed=4), np.random.default_rng(4).integers(0, 2, (64, 1)).astype("float32")
+    trained = []
+    for fuse in (False, True):
+        original = model()
+        trainer = zoo.fuse_lstms(original) if fuse else original
+        trainer.compile(optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        trainer.fit(ids, labels, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        trained.append(original.get_weights())
+    for plain, fused in zip(*trained, strict=True):
+        np.testing.assert_allclose(fused, plain, atol=1e-4)
+    assert not np.allclose(trained[0][1], model().get_weights()[1])  # it did train
+
+
+def test_training_drops_the_same_input_features_at_every_step():
+    layer = keras.layers.LSTM(4, dropout=0.5, return_sequences=True, seed=3)
+    inputs = tf.random.stateless_normal([5, 6, 8], seed=[9, 10])
+    layer(inputs)
+    generator = layer.cell.seed_generator
+    state = generator.state.numpy()
+    dropped = FusedLSTM(layer)(inputs, training=True)
+    generator.state.assign(state)  # the same draw again, by hand
+    keep = keras.random.dropout(tf.ones([5, 8]), 0.5, seed=generator)
+    np.testing.assert_allclose(dropped, layer(inputs * keep[:, None], training=False), atol=1e-6)
+    assert not np.allclose(dropped, layer(inputs, training=False))
+
+
+def test_training_with_recurrent_dropout_runs_keras_loop():
+    layer = keras.layers.LSTM(4, recurrent_dropout=0.3, return_sequences=True)
+    inputs = tf.random.stateless_normal([2, 5, 3], seed=[11, 12])
+    layer(inputs)
+    np.testing.assert_allclose(FusedLSTM(layer)(inputs), layer(inputs), atol=1e-6)  # inference: fused, exact
+    graph = tf.function(lambda x: FusedLSTM(layer)(x, training=True)).get_concrete_function(inputs).graph
+    assert "BlockLSTMV2" not in {op.type for op in graph.get_operations()}
