@@ -1,4 +1,5 @@
-"""Language-model pretraining speed: the full softmax against the sampled softmax (`zoo.SampledSoftmaxTraining`).
+"""Language-model pretraining speed: the full softmax against the sampled softmax (`zoo.SampledSoftmaxTraining`),
+with the LSTM on Keras's loop or on TensorFlow's fused kernel (`zoo.fuse_lstms`).
 
     python bench/language_model_speed.py [--vocab 20000] [--units 64] [--samples 512] [--steps 30] [--rounds 2]
 
@@ -43,10 +44,10 @@ def windows(vocab, count):
     return ids[:-1].reshape(count, LENGTH).astype("int32"), ids[1:].reshape(count, LENGTH).astype("int32")
 
 
-def trainer(args, num_sampled):
+def trainer(args, num_sampled, fused=False):
     model = zoo.build("many_to_many", input="tokens", vocab_size=args.vocab, embedding_dim=64, cell="lstm",
                       units=args.units, dropout=0.5, num_outputs=args.vocab)
-    wrapped = zoo.SampledSoftmaxTraining(model, num_sampled=num_sampled)
+    wrapped = zoo.SampledSoftmaxTraining(zoo.fuse_lstms(model) if fused else model, num_sampled=num_sampled)
     wrapped.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0))
     return wrapped
 
@@ -70,8 +71,9 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(2)
     data = windows(args.vocab, args.steps * BATCH)
-    contenders = {"full softmax": trainer(args, 0), f"sampled softmax, {args.samples} words": trainer(args,
-                                                                                                 args.samples)}
+    sampled = f"sampled softmax, {args.samples} words"
+    contenders = {"full softmax": trainer(args, 0), sampled: trainer(args, args.samples),
+                  f"{sampled}, fused LSTM kernel (the recipe's, zoo.fuse_lstms)": trainer(args, args.samples, True)}
     rates = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, wrapped in contenders.items():

@@ -28,7 +28,7 @@ class SampledSoftmaxTraining(keras.Model):
         super().__init__(**kwargs)
         self.language_model = language_model
         self.head = language_model.get_layer("outputs")
-        self.features = keras.Model(language_model.input, self.head.input, name="features")
+        self.features = keras.Model(language_model.input, _input_in(language_model, self.head), name="features")
         self.vocab_size = int(self.head.units)
         self.num_sampled = int(num_sampled) if 0 < num_sampled < self.vocab_size else 0
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -69,6 +69,13 @@ class SampledSoftmaxTraining(keras.Model):
     def _full_loss(logits, targets):
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(targets, tf.int32), logits=logits)
         return _mean_over_words(losses, targets)
+
+
+def _input_in(model, layer):
+    """`layer`'s input in `model`'s own graph. A layer shared by two models (`zoo.fuse_lstms`'s copy shares the
+    original's) was called once in each, and `layer.input` names the first call's."""
+    own = {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}  # Keras's graph; no public name
+    return next((node.input_tensors[0] for node in layer._inbound_nodes if id(node) in own), layer.input)
 
 
 def _mean_over_words(losses, targets):

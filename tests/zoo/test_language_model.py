@@ -80,3 +80,16 @@ def test_a_frozen_embedding_stays_as_it_was():
     for weight, old in zip(model.weights, before):
         changed = not np.array_equal(after[weight.path], old)
         assert changed == ("embedding" not in weight.path), weight.path
+
+
+def test_it_wraps_a_fused_copy_whose_layers_the_original_shares():
+    model = language_model(cell="lstm")
+    copy = zoo.fuse_lstms(model)  # shares the head with `model`, which was called first
+    wrapper = zoo.SampledSoftmaxTraining(copy, num_sampled=20)
+    inputs, targets = counting_windows(64)
+    wrapper.compile(optimizer=keras.optimizers.Adam(0.01))
+    before = model.get_layer("outputs").get_weights()[0].copy()
+    wrapper.fit(inputs, targets, batch_size=32, epochs=1, verbose=0)
+    assert not np.allclose(model.get_layer("outputs").get_weights()[0], before)  # the original's head trained
+    np.testing.assert_allclose(wrapper.features(inputs[:2]), copy.get_layer("rnn_0_fused")(
+        copy.get_layer("embedding")(inputs[:2]), mask=inputs[:2] != 0), atol=1e-6)
