@@ -52,6 +52,7 @@ MERGES = {"concat": lambda a, b: tf.concat([a, b], -1), "sum": tf.add, "mul": tf
           "ave": lambda a, b: (a + b) / 2}
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class FusedLSTM(keras.layers.Layer):
     """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel. It
     shares `layer`'s weights and falls back to `layer` itself for a batch whose mask is not right-padded, and for
@@ -95,6 +96,13 @@ class FusedLSTM(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):  # Keras's callbacks describe the model (TensorBoard writes its JSON)
+        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
 
 
 def _run(layer, inputs, lengths, training=False):

@@ -170,3 +170,15 @@ def test_training_with_recurrent_dropout_runs_keras_loop():
     np.testing.assert_allclose(FusedLSTM(layer)(inputs), layer(inputs), atol=1e-6)  # inference: fused, exact
     graph = tf.function(lambda x: FusedLSTM(layer)(x, training=True)).get_concrete_function(inputs).graph
     assert "BlockLSTMV2" not in {op.type for op in graph.get_operations()}
+
+
+def test_a_fused_copy_describes_itself_and_rebuilds_from_its_config():
+    model = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="lstm", units=4,
+                      embedding_dim=3, bidirectional=True)
+    fused = zoo.fuse_lstms(model)
+    rebuilt = keras.Model.from_config(fused.get_config())
+    assert [type(layer).__name__ for layer in rebuilt.layers] == [type(layer).__name__ for layer in fused.layers]
+    rebuilt.set_weights(model.get_weights())
+    ids = padded_ids(3, 5, seed=5)
+    np.testing.assert_allclose(rebuilt(ids), model(ids), atol=1e-6)
+    assert fused.to_json()  # what Keras's TensorBoard callback writes
