@@ -113,13 +113,13 @@ def torch_available():
         return False
 
 
-def run_rounds(runs, texts, labels, vectorizer, args):
-    """{name: [per-round [(seconds, samples), ...]]}, rounds interleaved."""
+def run_rounds(runs, data, args):
+    """{name: [per-round [(seconds, samples), ...]]}, rounds interleaved; each run is called as run(*data, args)."""
     results = {name: [] for name in runs}
     for round_index in range(args.rounds):
         for name, run in runs.items():
             keras.utils.set_random_seed(round_index)
-            results[name].append(run(texts, labels, vectorizer, args))
+            results[name].append(run(*data, args))
             first = results[name][-1][0]
             print(f"  round {round_index + 1}: {name}: first epoch {first[0]:.1f} s, then "
                   + ", ".join(f"{n / s:.0f}" for s, n in results[name][-1][1:]) + " samples/s", flush=True)
@@ -190,7 +190,7 @@ def main():
     if args.lengths:
         return length_sweep(texts, labels, vectorizer, args, with_torch)
     runs = {name: run for name, run in contenders(with_torch, args.all).items() if not args.only or args.only in name}
-    print_table(run_rounds(runs, texts, labels, vectorizer, args))
+    print_table(run_rounds(runs, (texts, labels, vectorizer), args))
 
 
 if __name__ == "__main__":

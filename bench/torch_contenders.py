@@ -32,12 +32,8 @@ class SentimentLSTM(nn.Module):
 
     def forward(self, ids):
         real = ids != 0
-        lengths = real.sum(dim=1, keepdim=True)
+        reverse = reversed_within_length(real.sum(dim=1), ids.shape[1])
         x = self.dropout(self.embedding(ids))
-        steps = torch.arange(ids.shape[1]).unsqueeze(0)
-        mirrored = lengths - 1 - steps  # position t of the reversed review reads position length - 1 - t
-        order = torch.where(mirrored >= 0, mirrored, steps)  # padding stays where it is
-        reverse = lambda t: t.gather(1, order.unsqueeze(-1).expand_as(t))  # noqa: E731  (its own inverse)
         forward_out, _ = self.forward_lstm(x)
         backward_out, _ = self.backward_lstm(reverse(x))
         outputs = torch.cat([forward_out, reverse(backward_out)], dim=-1)
@@ -97,3 +93,76 @@ def sentiment_from_keras(model):
         torch_model.head.weight.copy_(as_tensor(dense_kernel.T))
         torch_model.head.bias.copy_(as_tensor(dense_bias))
     return torch_model.eval()
+
+
+def reversed_within_length(lengths, steps):
+    """A function reversing each row of [batch, time, ...] within its first `lengths` steps (padding stays after):
+    its own inverse. How the PyTorch contenders mask a backward recurrence exactly without packing."""
+    positions = torch.arange(steps).unsqueeze(0)
+    mirrored = lengths.unsqueeze(1) - 1 - positions
+    order = torch.where(mirrored >= 0, mirrored, positions)
+    return lambda t: t.gather(1, order.unsqueeze(-1).expand_as(t))
+
+
+class Seq2SeqGRU(nn.Module):
+    """The translation recipe's default seq2seq, in PyTorch: a BiGRU encoder over the real source steps, a tanh bridge
+    from its two final states to the GRU decoder's first, additive attention (Keras's AdditiveAttention: scores
+    sum(scale * tanh(query + key)), keys and values the encoder outputs projected without bias, padded source steps
+    masked) after the decoder, a linear combine of context and decoder output, and logits over the target vocabulary.
+    Dropout on the recurrent layers' inputs. PyTorch's GRU applies the reset gate after the recurrent product, as
+    Keras's default (reset_after=True) does."""
+
+    def __init__(self, source_vocab, target_vocab, embedding_dim=128, units=256, dropout=0.2):
+        super().__init__()
+        self.source_embedding = nn.Embedding(source_vocab, embedding_dim, padding_idx=0)
+        self.target_embedding = nn.Embedding(target_vocab, embedding_dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.forward_gru = nn.GRU(embedding_dim, units, batch_first=True)
+        self.backward_gru = nn.GRU(embedding_dim, units, batch_first=True)
+        self.bridge = nn.Linear(2 * units, units)
+        self.memory = nn.Linear(2 * units, units, bias=False)
+        self.decoder = nn.GRU(embedding_dim, units, batch_first=True)
+        self.scale = nn.Parameter(torch.ones(units) / units ** 0.5)
+        self.combine = nn.Linear(2 * units, units)
+        self.logits = nn.Linear(units, target_vocab)
+
+    def forward(self, source, previous):
+        real = source != 0
+        lengths = real.sum(dim=1).clamp(min=1)
+        reverse = reversed_within_length(lengths, source.shape[1])
+        x = self.dropout(self.source_embedding(source))
+        forward_out, _ = self.forward_gru(x)
+        backward_out, _ = self.backward_gru(reverse(x))
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, forward_out.shape[-1])
+        final = torch.cat([forward_out.gather(1, last), backward_out.gather(1, last)], dim=-1)[:, 0]
+        memory = self.memory(torch.cat([forward_out, reverse(backward_out)], dim=-1))  # [batch, source, units]
+        decoded, _ = self.decoder(self.dropout(self.target_embedding(previous)),
+                                  torch.tanh(self.bridge(final)).unsqueeze(0))
+        scores = (self.scale * torch.tanh(decoded.unsqueeze(2) + memory.unsqueeze(1))).sum(-1)
+        weights = torch.softmax(scores.masked_fill(~real.unsqueeze(1), -1e9), dim=-1)
+        context = weights @ memory
+        return self.logits(self.combine(torch.cat([context, decoded], dim=-1)))
+
+
+def train_seq2seq_epochs(model, epochs_of_batches, learning_rate=1e-3):
+    """Train on each epoch's list of (source, previous tokens, labels) numpy batches with teacher forcing, the loss
+    over real target tokens, each gradient clipped to norm 1 (Keras's clipnorm); returns (seconds, pairs) per
+    epoch."""
+    torch.set_flush_denormal(True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=0)
+    model.train()
+    timings = []
+    for batches in epochs_of_batches:
+        started, samples = time.perf_counter(), 0
+        for source, previous, labels in batches:
+            optimizer.zero_grad()
+            logits = model(torch.from_numpy(source).long(), torch.from_numpy(previous).long())
+            loss = loss_fn(logits.flatten(0, 1), torch.from_numpy(labels).long().flatten())
+            loss.backward()
+            for parameter in model.parameters():
+                nn.utils.clip_grad_norm_(parameter, 1.0)
+            optimizer.step()
+            samples += len(source)
+        timings.append((time.perf_counter() - started, samples))
+    return timings
