@@ -35,8 +35,14 @@ from tasks.translation.subwords import Subwords, learn_subwords  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spa-eng" / "train.tsv"
 
 
-def tensorflow_contender(pairs, subwords, args):
-    cfg = Config()
+def tokenizers(models):
+    """The two sides' Subwords, made anew inside each contender: `keras.utils.set_random_seed` (called before each
+    run) resets TensorFlow's eager context, which drops the SentencePiece resources of tokenizers made before it."""
+    return {side: Subwords(model) for side, model in models.items()}
+
+
+def tensorflow_contender(pairs, models, args):
+    cfg, subwords = Config(), tokenizers(models)
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
     model = zoo.build("seq2seq", input="tokens", vocab_size=subwords["source"].size,
@@ -51,10 +57,10 @@ def tensorflow_contender(pairs, subwords, args):
     return [(seconds, samples) for seconds in clock.seconds]
 
 
-def pytorch_contender(pairs, subwords, args):
+def pytorch_contender(pairs, models, args):
     from bench.torch_contenders import Seq2SeqGRU, train_seq2seq_epochs
 
-    cfg = Config()
+    cfg, subwords = Config(), tokenizers(models)
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     epochs = [[(x["tokens"].numpy(), x["previous_tokens"].numpy(), y.numpy()) for x, y in data]
               for _ in range(args.epochs)]  # reshuffled each pass, as the TensorFlow contender's
@@ -75,15 +81,16 @@ def main():
     chosen = np.random.default_rng(0).permutation(len(every))[:args.pairs]  # the file is sorted by length
     pairs = [(every[i][1], every[i][0]) for i in chosen]
     cfg = Config()
-    subwords = {side: Subwords(learn_subwords([pair[i] for pair in pairs], size, cfg.seed))
-                for side, i, size in (("source", 0, cfg.source_vocab_size), ("target", 1, cfg.target_vocab_size))}
+    models = {side: learn_subwords([pair[i] for pair in pairs], size, cfg.seed)
+              for side, i, size in (("source", 0, cfg.source_vocab_size), ("target", 1, cfg.target_vocab_size))}
+    sizes = {side: Subwords(model).size for side, model in models.items()}
     runs = {}
     if torch_available():
         runs["PyTorch 2.13, GRU encoder-decoder, exact masking"] = pytorch_contender
     runs["recipe default (Keras GRU layers)"] = tensorflow_contender
-    print(f"{len(pairs)} pairs, subwords {subwords['source'].size} + {subwords['target'].size}, {args.epochs} epochs "
+    print(f"{len(pairs)} pairs, subwords {sizes['source']} + {sizes['target']}, {args.epochs} epochs "
           f"x {args.rounds} rounds, {os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
-    print_table(run_rounds(runs, (pairs, subwords), args))
+    print_table(run_rounds(runs, (pairs, models), args))
 
 
 if __name__ == "__main__":
