@@ -26,9 +26,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import zoo  # noqa: E402
 from bench.sentiment_speed import EpochClock, print_table, run_rounds, torch_available  # noqa: E402
-from tasks.translation.__main__ import Config  # noqa: E402
+from tasks.translation.__main__ import Config, build_model  # noqa: E402
 from tasks.translation.data import make_dataset, read_pairs  # noqa: E402
 from tasks.translation.subwords import Subwords, learn_subwords  # noqa: E402
 
@@ -45,13 +44,7 @@ def tensorflow_contender(pairs, models, args):
     cfg, subwords = Config(), tokenizers(models)
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
-    model = zoo.build("seq2seq", input="tokens", vocab_size=subwords["source"].size,
-                      target_vocab_size=subwords["target"].size, embedding_dim=cfg.embedding_dim,
-                      target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
-                      num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
-                      attention=cfg.attention)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
+    model = build_model(cfg, subwords)  # the recipe's, compiled as it compiles it
     clock = EpochClock()
     model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock], shuffle=False)
     return [(seconds, samples) for seconds in clock.seconds]

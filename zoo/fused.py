@@ -1,21 +1,22 @@
-"""The inference fast path for LSTM layers on CPU: TensorFlow's fused sequence kernel in place of Keras's loop.
+"""The fast path for LSTM layers on CPU: TensorFlow's fused sequence kernel in place of Keras's loop.
 
-Keras runs a recurrent layer as a `while` loop of small ops: at batch 1 the per-step bookkeeping, not the matrix
-products, is the cost (a BiLSTM(64) answers a 250-token review in about 1.6 ms XLA-compiled, where ONNX Runtime's
-native LSTM op takes under 1 ms). TensorFlow has the same kind of kernel: `BlockLSTMV2` runs a whole sequence in
-one C++ op, Keras's gate order (i, f, c, o) and weights, no peepholes. It knows one length for the whole batch, so
-the masks' real lengths are restored around it: each row's backward direction reads its own real steps reversed
-(`tf.reverse_sequence`), the final state is read at each row's last real step, and outputs at padded steps are what
-Keras gives there. That is exact only when every mask is right-padded (real steps first), as the zoo's token
-inputs are; any other mask runs Keras's own loop instead, decided per batch.
+Keras runs a recurrent layer as a `while` loop of small ops, and on a small model the per-step bookkeeping, not the
+matrix products, is much of the cost: the sentiment export answered a 205-token review in 1.67 ms XLA-compiled,
+where ONNX Runtime's native LSTM op took 0.72 ms (`bench/sentiment_serving.py`). TensorFlow has that kind of kernel
+too: `BlockLSTMV2` runs a whole sequence in one C++ op, with Keras's gate order (i, f, c, o) and weights and no
+peepholes. It knows one length for the whole batch, so the masks' real lengths are restored around it: each row's
+backward direction reads its own real steps reversed (`tf.reverse_sequence`), the final state is read at each row's
+last real step, and outputs at padded steps are what Keras gives there. That is exact only when every mask is
+right-padded (real steps first), as the zoo's token inputs are; any other mask runs Keras's own loop instead,
+decided per batch.
 
 It trains too. TensorFlow registers the gradient of `BlockLSTMV2` with the first version's gradient kernel, which
-assumes the other gate order and gives wrong gradients, so the layer here pairs it with `BlockLSTMGradV2` itself.
+assumes another gate order and gives wrong gradients, so the layer here pairs it with `BlockLSTMGradV2` itself.
 Input dropout is Keras's: one mask per row and feature for every step; a layer with recurrent dropout trains on
-Keras's loop, which is the only one that has it.
+Keras's loop, the only one that has it.
 
-TensorFlow backend only. `fuse_lstms(model)` is a copy of a model sharing its weights: train it, or serve it, and
-save the original (the copy's layers are not meant to be saved).
+TensorFlow backend only. `fuse_lstms(model)` is a copy of a model sharing its weights: train it or serve it, and
+save the original.
 """
 
 import keras

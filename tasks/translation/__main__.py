@@ -82,10 +82,8 @@ def train(cfg):
 
     run = Run("translation", cfg, unit="pairs")
 
-    import keras
     import tensorflow as tf
 
-    import zoo
     from tasks.translation.data import load_splits, make_dataset
     from tasks.translation.evaluation import plot_attention, translate_and_score
     from tasks.translation.serving import Translator, write_export
@@ -109,15 +107,7 @@ def train(cfg):
 
     # Model from the zoo: (Bi)RNN encoder -> RNN decoder with attention, trained with teacher forcing.
     with run.scope():
-        model = zoo.build("seq2seq", input="tokens", vocab_size=subwords["source"].size,
-                          target_vocab_size=subwords["target"].size, embedding_dim=cfg.embedding_dim,
-                          target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
-                          num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
-                          attention=cfg.attention)
-        # The logits carry the decoder's padding mask, so Keras counts real target tokens only in the loss and accuracy.
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
+        model = build_model(cfg, subwords)
     model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train))
     if not run.is_chief:
         return run.worker_result()
@@ -150,6 +140,24 @@ def train(cfg):
         export=lambda folder, extras: write_export(folder, translator, extras=extras),
         config={"source_vocabulary_size": subwords["source"].size, "target_vocabulary_size": subwords["target"].size},
         summary=summary)
+
+
+def build_model(cfg, subwords):
+    """The zoo's seq2seq for these flags and subword vocabularies ({"source", "target"}), compiled for `fit`."""
+    import keras
+
+    import zoo
+
+    model = zoo.build("seq2seq", input="tokens", vocab_size=subwords["source"].size,
+                      target_vocab_size=subwords["target"].size, embedding_dim=cfg.embedding_dim,
+                      target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
+                      num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+                      attention=cfg.attention)
+    # The logits carry the decoder's padding mask, so Keras counts real target tokens only in the loss and accuracy.
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
+    return model
 
 
 def evaluate(args):
