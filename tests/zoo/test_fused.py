@@ -36,7 +36,7 @@ def test_a_fused_model_answers_what_the_model_answers(options):
     assert sum(isinstance(layer, FusedLSTM) for layer in fused.layers) == options.get("num_layers", 1)
     ids = padded_ids(9, 13, seed=0)
     np.testing.assert_allclose(fused(ids), model(ids), atol=1e-5)
-    assert fused.count_params() == model.count_params()  # the same variables, shared
+    assert fused.count_params() == model.count_params()  # no weights of its own
     model.get_layer("outputs").bias.assign([5.0, 6.0, 7.0])
     np.testing.assert_allclose(fused(ids), model(ids), atol=1e-5)
 
@@ -44,10 +44,11 @@ def test_a_fused_model_answers_what_the_model_answers(options):
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("use_bias", [True, False])
 def test_a_lstm_layer_gives_keras_outputs_at_real_and_padded_steps(go_backwards, zero_output_for_mask,
-                                                                   return_sequences):
+                                                                   return_sequences, use_bias):
     layer = keras.layers.LSTM(5, go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
-                              return_sequences=return_sequences, unit_forget_bias=False, use_bias=True)
+                              return_sequences=return_sequences, use_bias=use_bias)
     inputs = tf.random.stateless_normal([6, 9, 4], seed=[1, 2])
     mask = tf.sequence_mask([9, 0, 3, 5, 1, 8], 9)
     expected = layer(inputs, mask=mask)
