@@ -126,6 +126,8 @@ def main():
     parser.add_argument("--batch-window-ms", type=float, default=2)
     parser.add_argument("--max-batch-size", type=int, default=32)
     parser.add_argument("--big-rows", type=int, default=9000)
+    parser.add_argument("--threads", default="0,0", help="the server's intra-op,inter-op threads (TF Serving's "
+                                                          "--tensorflow_*_parallelism flags; 0,0: TensorFlow's choice)")
     args = parser.parse_args()
     model_dir = Path(args.model_dir).resolve()
     if not model_dir.is_dir():
@@ -139,7 +141,9 @@ def main():
           "throughput vs in-process |")
     print("|---|---|---|---|---|---|---|---|")
     baseline, _ = row("SavedModel in-process, batch 1, sequential", *in_process(model_dir, texts))
-    common = ("--model", f"{name}={model_dir}", "--poll-seconds", 0)
+    intra, inter = (int(x) for x in args.threads.split(","))
+    common = ("--model", f"{name}={model_dir}", "--poll-seconds", 0, "--tensorflow_intra_op_parallelism", intra,
+              "--tensorflow_inter_op_parallelism", inter)
     batching = ("--batch-window-ms", args.batch_window_ms, "--max-batch-size", args.max_batch_size)
     with serving(*common, "--log-level", "warning") as url:
         _, floor = row("floor: status endpoint, 16 in flight", *asyncio.run(load(
