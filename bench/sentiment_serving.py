@@ -11,6 +11,8 @@ load) and called through their signature with raw strings. ONNX Runtime runs the
 op, PyTorch with `nn.LSTM` in inference mode; both get ids from a Python tokenizer with the export's vocabulary
 (its time included), as their users would. Every contender answers the same real IMDB reviews, one at a time
 (p50/p99 latency) and 64 at a time (reviews/s); the last column checks that it computes what the export computes.
+A second table gives each contender's p50 per call for mid-sized requests (`--batches`, the sizes a server's
+batcher hands the model under moderate load).
 """
 
 import argparse
@@ -90,6 +92,20 @@ def torch_contender(model, tokenizer):
     return time.perf_counter() - started, predict
 
 
+def mid_sized(predict, reviews, batches, calls=60):
+    """p50 ms per call of each size in `batches`, over `calls` calls of consecutive reviews."""
+    medians = []
+    for size in batches:
+        times = []
+        for call in range(calls):
+            start = call * size % max(1, len(reviews) - size)
+            started = time.perf_counter()
+            predict(reviews[start:start + size])
+            times.append(time.perf_counter() - started)
+        medians.append(1000 * np.percentile(times, 50))
+    return medians
+
+
 def measure(predict, reviews, batch):
     for review in reviews[:20]:  # first calls (allocations, lazy initialisation) are not the steady state
         predict([review])
@@ -112,7 +128,9 @@ def main():
     parser.add_argument("--reviews", type=int, default=320, help="reviews each contender answers")
     parser.add_argument("--samples", type=int, default=5000, help="reviews the vocabulary is built from")
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batches", default="4,8,16", help="mid-sized request sizes for the second table")
     args = parser.parse_args()
+    batches = [int(size) for size in args.batches.split(",") if size]
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: pass --data with a TSV of reviews (e.g. the shared IMDB train.tsv).")
     texts, _ = read_labelled_texts(args.data)
@@ -143,15 +161,20 @@ def main():
             answers = np.concatenate([predict(reviews[i:i + 64]) for i in range(0, len(reviews), 64)])
             reference = answers if reference is None else reference
             p50, p99, rate = measure(predict, reviews, args.batch)
-            rows.append((name, load_seconds, p50, p99, rate, float(np.max(np.abs(answers - reference)))))
+            rows.append((name, load_seconds, p50, p99, rate, float(np.max(np.abs(answers - reference))),
+                         mid_sized(predict, reviews, batches)))
             print(f"  {name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rate:.0f} reviews/s", flush=True)
     onnx = next(r for r in rows if r[0].startswith("ONNX"))
     print(f"\n| contender | load s | batch 1 p50 ms | p99 ms | batch {args.batch} reviews/s | p50 vs ONNX Runtime | "
           f"throughput vs ONNX Runtime | max difference from the export |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, load_seconds, p50, p99, rate, difference in rows:
+    for name, load_seconds, p50, p99, rate, difference, _ in rows:
         print(f"| {name} | {load_seconds:.1f} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {p50 / onnx[2]:.2f}x | "
               f"{rate / onnx[4]:.2f}x | {difference:.1e} |")
+    print("\n| contender | " + " | ".join(f"batch {size} p50 ms (vs ONNX Runtime)" for size in batches) + " |")
+    print("|---|" + "---:|" * len(batches))
+    for name, *_, medians in rows:
+        print(f"| {name} | " + " | ".join(f"{ms:.2f} ({ms / ref:.2f}x)" for ms, ref in zip(medians, onnx[6])) + " |")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def test_predict_in_buckets_answers_every_row_using_bucket_shapes_only(rows):
     assert all(r in (1, 2, 4, 8, 16, 32, 64) and t == 20 for r, t in seen)
 
 
-@pytest.mark.parametrize("rows", [1, 16, 17, 50])
+@pytest.mark.parametrize("rows", [1, 7, 8, 15, 16, 17, 32, 50])
 def test_predict_by_length_answers_every_row_in_groups_of_similar_length(rows):
     seen = []
 
@@ -77,12 +77,14 @@ def test_predict_by_length_answers_every_row_in_groups_of_similar_length(rows):
     ids = np.zeros((rows, 40), np.int32)
     for row, length in enumerate(lengths):
         ids[row, :length] = rng.integers(1, 9, length)
-    out = predict_by_length(network, tf.constant(ids), group=16)
+    out = predict_by_length(network, tf.constant(ids), group=16, min_rows=8)
     np.testing.assert_array_equal(out.numpy(), network(tf.constant(ids)).numpy())
     seen.pop()
-    if rows > 16:  # each group cut to its own longest row, the longest rows first
-        assert [r for r, _ in seen] == [16] * (rows // 16) + ([rows % 16] if rows % 16 else [])
+    if rows >= 8:  # at least two groups of at most 16, each cut to its own longest row, the longest rows first
+        size = min(16, (rows + 1) // 2)
+        assert [r for r, _ in seen] == [size] * (rows // size) + ([rows % size] if rows % size else [])
+        assert len(seen) >= 2
         assert [t for _, t in seen] == sorted((t for _, t in seen), reverse=True)
-        assert seen[-1][1] == max(1, sorted(lengths, reverse=True)[16 * (len(seen) - 1)])
-    else:
+        assert seen[-1][1] == max(1, sorted(lengths, reverse=True)[size * (len(seen) - 1)])
+    else:  # a small request runs as it came
         assert seen == [(rows, 40)]
