@@ -66,8 +66,8 @@ def predict_by_length(network, ids, group=16, min_rows=8):
     to the longest of the request: a recurrent network's cost is rows x steps, and a request of real reviews wastes
     about half of it on padding otherwise. Groups hold at most `group` rows and a request makes at least two, and
     two groups run at once, so a mid-sized request (a server's batch) keeps both cores of a small server busy:
-    16 IMDB reviews took 13.5 ms in one group, 10.4 ms in two groups of 8, and 8 reviews 7.2 ms against 6.6 ms in
-    two groups of 4; 4 reviews were faster in one group (`bench/sentiment_serving.py --batches`)."""
+    16 IMDB reviews took 13.5 ms in one group and 10.4 ms in two groups of 8, while 4 reviews were faster in one
+    group (bench/README.md, "The serving fast path")."""
     rows = tf.shape(ids)[0]
     size = tf.minimum(group, (rows + 1) // 2)
 
