@@ -29,6 +29,7 @@ DIRECTIONS = ("forward", "backward")
 ENCODER = "encoder"  # the encoder folder's name in a run folder and in an export's assets.extra/
 # The settings an encoder depends on: the texts and the training split (its vocabulary), the network, the schedule.
 PRETRAINING_SETTINGS = ("data", "dataset", "tfds_dir", "validation_fraction", "test_fraction", "group_by", "unlabeled",
+                        "pretrain",
                         "vocab_size", "cell", "bidirectional", "num_layers", "units", "embedding_dim",
                         "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_tokens", "pretrain_sampled",
                         "pretrain_learning_rate", "pretrain_dropout", "seed")
@@ -103,6 +104,34 @@ def pretrain(cfg, texts, vectorizer):
                              "seconds": time.perf_counter() - started, "words": words}
     _forget_traces()
     return models, report
+
+
+def word_vectors(cfg, texts, vectorizer):
+    """Word vectors for the classifier's vocabulary counted on `texts` (`tasks.common.word_vectors`): {"vectors",
+    "seen", "report"}. Too little text is a UserError."""
+    from tasks.common.word_vectors import ppmi_svd_vectors
+
+    started = time.perf_counter()
+    ids = tokenize_all(vectorizer, texts, max_length=2**31 - 1)
+    if cfg.pretrain_tokens:
+        ids = ids[:int(np.searchsorted(ids.row_splits.numpy(), cfg.pretrain_tokens, side="right")) - 1]
+    try:
+        vectors, seen = ppmi_svd_vectors(ids, vectorizer.vocabulary_size(), cfg.embedding_dim, seed=cfg.seed)
+    except ValueError as error:
+        raise UserError(f"--unlabeled: {error}; give more unlabeled text.") from None
+    report = {"words": int(ids.flat_values.shape[0]), "words_with_vectors": int(seen.sum()),
+              "vocabulary_size": int(vectorizer.vocabulary_size()), "seconds": time.perf_counter() - started}
+    print(f"word vectors for {report['words_with_vectors']:,} of {report['vocabulary_size']:,} words, counted on "
+          f"{report['words']:,} words of unlabeled and training text in {report['seconds']:.0f} s")
+    return {"vectors": vectors, "seen": seen, "report": report}
+
+
+def start_embedding(model, vectors):
+    """Start `model`'s embedding from `word_vectors`'s vectors; words without one keep their initial vectors."""
+    layer = model.get_layer("embedding")
+    (weights,) = layer.get_weights()
+    weights[vectors["seen"]] = vectors["vectors"][vectors["seen"]]
+    layer.set_weights([weights])
 
 
 def _forget_traces():

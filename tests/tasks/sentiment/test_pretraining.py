@@ -17,7 +17,7 @@ from tests.tasks.cli_errors import user_error
 from tests.tasks.sentiment.conftest import TINY, run_recipe
 
 pytestmark = [pytest.mark.xdist_group("sentiment_pretraining"), pytest.mark.filterwarnings("error::UserWarning")]
-PRETRAIN = ["--dataset", "offline", "--pretrain-length", "8", "--pretrain-epochs", "1"]
+PRETRAIN = ["--dataset", "offline", "--pretrain", "language-model", "--pretrain-length", "8", "--pretrain-epochs", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +150,25 @@ def test_language_model_batches_have_one_shape_each_so_each_model_traces_once():
     # 6 training windows: one full batch of 4 (the short rest is left out this epoch); 2 held out, one batch.
     assert [tuple(x.shape) for x, _ in train] == [(4, 1)] and words == 4
     assert [tuple(x.shape) for x, _ in validation] == [(2, 1)]
+
+
+def test_word_vectors_from_unlabeled_text_start_the_embedding(tmp_path, capsys):
+    import zoo
+    from tasks.sentiment.pretraining import start_embedding
+
+    texts, _ = offline_reviews(300, seed=3)
+    unlabeled = tmp_path / "unsup.txt"
+    unlabeled.write_text("\n".join(texts) + "\n")
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--unlabeled", str(unlabeled))  # word vectors: the default
+    report = metrics["pretraining"]["word_vectors"]
+    assert 0 < report["words_with_vectors"] <= report["vocabulary_size"] and report["words"] > 0
+    assert "word vectors for" in capsys.readouterr().out
+    assert not (Path(metrics["export"]) / "assets.extra" / "encoder").exists()  # no language models to carry
+    assert 0 <= metrics["test"]["accuracy"] <= 1
+
+    model = zoo.build("many_to_one", input="tokens", vocab_size=6, embedding_dim=3, units=4, num_outputs=1)
+    before = model.get_layer("embedding").get_weights()[0]
+    seen = np.array([False, False, True, True, False, True])
+    start_embedding(model, {"vectors": np.full((6, 3), 7.0, np.float32), "seen": seen})
+    after = model.get_layer("embedding").get_weights()[0]
+    assert (after[seen] == 7.0).all() and (after[~seen] == before[~seen]).all()
