@@ -55,13 +55,14 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words, or concat: the three side by side (ULMFiT)",
                         choices=("last", "mean", "max", "concat"))
-    # pretraining (Dai & Le 2015; ULMFiT): language models over the classifier's words start its encoder
-    unlabeled: str | None = flag(None, "a text file, one text per line (gzip or plain), for language-model "
-                                       "pretraining, or `tfds` for IMDB's 50,000 unlabeled reviews from "
+    # pretraining on unlabeled text: word vectors start the embedding (Levy et al. 2015), or language models over
+    # the classifier's words start its encoder (Dai & Le 2015; ULMFiT)
+    unlabeled: str | None = flag(None, "a text file, one text per line (gzip or plain), to pretrain on (see "
+                                       "--pretrain), or `tfds` for IMDB's 50,000 unlabeled reviews from "
                                        "tensorflow-datasets; the training texts are added")
     pretrain: str = flag("word-vectors", "what --unlabeled pretrains: word-vectors: the embedding starts from word "
                                          "vectors counted on the texts (PPMI-SVD, about 30 s for IMDB's 50,000 "
-                                         "reviews; measured better here); language-model: forward and backward "
+                                         "reviews; measured better here, README); language-model: forward and backward "
                                          "language models start the embedding and the recurrent layer",
                          choices=("word-vectors", "language-model"))
     encoder: str | None = flag(None, "a pretrained encoder folder to start from (a run's encoder/, or an export's "
@@ -155,8 +156,9 @@ def train(cfg):
     run.data(splits.source, f"{len(splits.train[0])} train / {len(splits.validation[0])} validation / "
                             f"{len(splits.test[0])} test", offline=splits.offline,
              marker="OFFLINE GENERATED DATA, NOT IMDB")
-    # Pretraining: language models on the unlabeled and training texts (never validation or test) become the
-    # encoder the classifier starts from; --encoder gives one made before, with its vocabulary.
+    # Pretraining on the unlabeled and training texts (never validation or test): word vectors start the
+    # classifier's embedding, or language models become the encoder it starts from; --encoder gives one made
+    # before, with its vocabulary.
     vocabulary_file, encoder_folder = run.dir / "vocabulary.txt", run.dir / ENCODER
     encoder = vectors = None
     if cfg.encoder or pretrained_here(encoder_folder, cfg):  # given, or pretrained by an interrupted run
@@ -170,8 +172,8 @@ def train(cfg):
             # The task's own texts first: a --pretrain-tokens cap keeps them.
             encoder, report = pretrain(cfg, [*splits.train[0], *unlabeled], vectorizer)
             save_encoder(encoder_folder, encoder, vectorizer, report, cfg)
-        elif unlabeled:
-            vectors = word_vectors(cfg, [*splits.train[0], *unlabeled], vectorizer)
+    if unlabeled and cfg.pretrain == "word-vectors":  # counted again on a resumed run (seconds): one stopped before
+        vectors = word_vectors(cfg, [*splits.train[0], *unlabeled], vectorizer)  # its first checkpoint needs them
     write_vocabulary(vocabulary_file, vectorizer)
     weights = class_weights(cfg.class_weights, {"train": splits.train[1], "validation": splits.validation[1]}, 2,
                             unit="review")
