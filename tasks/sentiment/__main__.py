@@ -65,6 +65,9 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
                                          "reviews; measured better here, README); language-model: forward and backward "
                                          "language models start the embedding and the recurrent layer",
                          choices=("word-vectors", "language-model"))
+    word_vector_scale: float = flag(0.7, "word vectors' size per dimension when they start the embedding (the "
+                                         "embedding's own start is about 0.03; at 0.1 Adam's steps washed the "
+                                         "vectors out on SST-2, README)")
     encoder: str | None = flag(None, "a pretrained encoder folder to start from (a run's encoder/, or an export's "
                                      "assets.extra/encoder/); its vocabulary replaces --vocab-size's")
     pretrain_epochs: int = flag(1, "language-model epochs over the unlabeled and training texts")
@@ -110,6 +113,7 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
 
     def __post_init__(self):
         require_positive(self, "vocab_size", "max_length", "bucket_step", "num_layers", "units", "embedding_dim",
+                         "word_vector_scale",
                                "epochs", "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_learning_rate")
         for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax")):
             if getattr(self, name) < 0:

@@ -116,7 +116,8 @@ def word_vectors(cfg, texts, vectorizer):
     if cfg.pretrain_tokens:
         ids = ids[:int(np.searchsorted(ids.row_splits.numpy(), cfg.pretrain_tokens, side="right")) - 1]
     try:
-        vectors, seen = ppmi_svd_vectors(ids, vectorizer.vocabulary_size(), cfg.embedding_dim, seed=cfg.seed)
+        vectors, seen = ppmi_svd_vectors(ids, vectorizer.vocabulary_size(), cfg.embedding_dim,
+                                         scale=cfg.word_vector_scale, seed=cfg.seed)
     except ValueError as error:
         raise UserError(f"--unlabeled: {error}; give more unlabeled text.") from None
     report = {"words": int(ids.flat_values.shape[0]), "words_with_vectors": int(seen.sum()),
