@@ -4,7 +4,8 @@ from Word Embeddings": context counts smoothed to the power 0.75, singular value
 
 It needs no training loop: counting IMDB's 11.7 million unlabeled words and the SVD take about 30 s on 2 CPU cores,
 and the nearest words come out as a sentiment model wants them (awful: terrible, horrible, atrocious; boring: dull,
-tedious). A classifier's embedding started from them learns from far fewer labelled examples (README, Results).
+tedious). Started from them, the sentiment classifier's held-out accuracy rose 1.9 and 3.1 points on two IMDB
+splits and 2.3 on SST-2 (README, Results).
 """
 
 import numpy as np
