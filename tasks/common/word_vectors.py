@@ -24,17 +24,16 @@ def ppmi_svd_vectors(ids, vocab_size, dim, *, window=5, smoothing=0.75, scale=0.
     words = ids.flat_values.numpy().astype(np.int32)
     splits = ids.row_splits.numpy()
     text = np.repeat(np.arange(len(splits) - 1, dtype=np.int32), np.diff(splits))
-    rows, columns, weights = [], [], []
+    # Summed one distance at a time: every pair of the text at once took 2.9 GB more memory for IMDB's 11.7 million
+    # unlabeled words, this way 0.5 GB (and half the time: 9 s against 17 s).
+    counts = sparse.csr_matrix((vocab_size, vocab_size), dtype=np.float32)
     for distance in range(1, window + 1):
         left, right = words[:-distance], words[distance:]
         keep = (text[:-distance] == text[distance:]) & (left > 1) & (right > 1)
-        left, right = left[keep], right[keep]
-        weight = np.full(len(left), 1.0 / distance, np.float32)
-        rows += [left, right]
-        columns += [right, left]
-        weights += [weight, weight]
-    counts = sparse.coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(columns))),
-                               shape=(vocab_size, vocab_size)).tocsr().tocoo()  # duplicates summed
+        pairs = sparse.coo_matrix((np.full(int(keep.sum()), 1.0 / distance, np.float32), (left[keep], right[keep])),
+                                  shape=(vocab_size, vocab_size)).tocsr()  # duplicates summed
+        counts = counts + pairs + pairs.T  # both orders: co-occurrence is symmetric
+    counts = counts.tocoo()
     if counts.nnz == 0:
         raise ValueError("no two known words occur near each other in the text: too little text for word vectors")
     total = counts.data.sum()
