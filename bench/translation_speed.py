@@ -15,6 +15,7 @@ pairs/s of the later epochs. Needs PyTorch (`pip install torch==2.13.0`).
 """
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -40,11 +41,11 @@ def tokenizers(models):
     return {side: Subwords(model) for side, model in models.items()}
 
 
-def tensorflow_contender(pairs, models, args):
+def tensorflow_contender(pairs, models, args, fused):
     cfg, subwords = Config(), tokenizers(models)
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
-    model = build_model(cfg, subwords)  # the recipe's, compiled as it compiles it
+    _, model = build_model(cfg, subwords, fused=fused)  # the recipe's, compiled as it compiles it
     clock = EpochClock()
     model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock], shuffle=False)
     return [(seconds, samples) for seconds in clock.seconds]
@@ -67,7 +68,13 @@ def main():
     parser.add_argument("--pairs", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per round (the first is reported apart)")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", default=f"{Config.intra_op_threads},{Config.inter_op_threads}",
+                        help="TensorFlow's intra-op,inter-op threads (default: the recipe's; 0,0: TensorFlow's)")
+    parser.add_argument("--only", default="", help="run only the contenders whose name contains this")
     args = parser.parse_args()
+    intra, inter = (int(x) for x in args.threads.split(","))
+    tf.config.threading.set_intra_op_parallelism_threads(intra)  # before TensorFlow runs anything, as the recipe
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: pass --data with a TSV of sentence pairs.")
     every = read_pairs(args.data)  # (English, Spanish): the recipe's --reverse makes it Spanish -> English
@@ -80,9 +87,12 @@ def main():
     runs = {}
     if torch_available():
         runs["PyTorch 2.13, GRU encoder-decoder, exact masking"] = pytorch_contender
-    runs["recipe default (Keras GRU layers)"] = tensorflow_contender
+    runs["recipe default (GRUs on zoo.fuse_grus's loop)"] = functools.partial(tensorflow_contender, fused=True)
+    runs["Keras's GRU layers (--no-fused-gru)"] = functools.partial(tensorflow_contender, fused=False)
     print(f"{len(pairs)} pairs, subwords {sizes['source']} + {sizes['target']}, {args.epochs} epochs "
-          f"x {args.rounds} rounds, {os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
+          f"x {args.rounds} rounds, {os.cpu_count()} CPUs, TF {tf.__version__} (intra-op threads {intra}, inter-op "
+          f"{inter}), Keras {keras.__version__}")
+    runs = {name: run for name, run in runs.items() if args.only in name}
     print_table(run_rounds(runs, (pairs, models), args))
 
 

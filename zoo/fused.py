@@ -30,13 +30,21 @@ def fuse_lstms(model):
     `model`. Layers it cannot run exactly (other cells, activations other than tanh/sigmoid, stateful layers,
     returned states) stay as they are. Nested functional models are rewritten too."""
 
+    return rewrite_layers(model, can_fuse, lambda layer: FusedLSTM(layer, name=f"{layer.name}_fused"),
+                          "fuse_lstms")
+
+
+def rewrite_layers(model, can, wrap, caller):
+    """A copy of functional `model` sharing its weights, where each layer `can(layer)` accepts is `wrap(layer)`;
+    nested functional models are rewritten the same way. `caller` names the public function in the error."""
+
     def replace(layer):
         if isinstance(layer, keras.Model) and _is_functional(layer):
-            return fuse_lstms(layer)
-        return FusedLSTM(layer, name=f"{layer.name}_fused") if can_fuse(layer) else layer
+            return rewrite_layers(layer, can, wrap, caller)
+        return wrap(layer) if can(layer) else layer
 
     if not _is_functional(model):
-        raise ValueError(f"fuse_lstms needs a functional model (zoo.build gives one), not {type(model).__name__}.")
+        raise ValueError(f"{caller} needs a functional model (zoo.build gives one), not {type(model).__name__}.")
     return keras.models.clone_model(model, clone_function=replace)
 
 

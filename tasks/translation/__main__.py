@@ -54,6 +54,9 @@ class Config(DistributionFlags):
     # Off by default: measured on spa-eng on this 2-core CPU, XLA made this model's steps slower (86 vs 66 ms for a
     # batch of 64), unlike the sentiment LSTM.
     xla: bool = flag(False, "compile the training step with XLA")
+    fused_gru: bool = flag(True, "train GRU layers on the zoo's GRU loop with its gradient written out "
+                                 "(zoo.fuse_grus: the same results, faster steps on CPU; see bench/README.md); Keras's "
+                                 "own loop with --no-fused-gru, --xla, a GPU (cuDNN) or a distributed strategy")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
     # evaluation and export
     beam_width: int = flag(5, "beams kept by beam search (evaluation and the export's beam_search signature)")
@@ -107,10 +110,11 @@ def train(cfg):
 
     # Model from the zoo: (Bi)RNN encoder -> RNN decoder with attention, trained with teacher forcing.
     with run.scope():
-        model = build_model(cfg, subwords)
-    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train))
+        model, trainer = build_model(cfg, subwords, fused=_fuses_training(cfg, run))
+    trained = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train))
     if not run.is_chief:
         return run.worker_result()
+    model = model if trained is trainer else trained  # the plain Keras model is what is evaluated and exported
 
     # Evaluate once on the test split: greedy and beam search, with the very functions the export runs.
     translator = Translator(model, subwords["source"], subwords["target"], max_length=cfg.max_length,
@@ -142,8 +146,10 @@ def train(cfg):
         summary=summary)
 
 
-def build_model(cfg, subwords):
-    """The zoo's seq2seq for these flags and subword vocabularies ({"source", "target"}), compiled for `fit`."""
+def build_model(cfg, subwords, fused=False):
+    """The zoo's seq2seq for these flags and subword vocabularies ({"source", "target"}), and what trains it,
+    compiled for `fit`: the model itself, or with `fused` a copy sharing its weights whose GRUs run
+    `zoo.fuse_grus`'s loop."""
     import keras
 
     import zoo
@@ -153,11 +159,20 @@ def build_model(cfg, subwords):
                       target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
                       num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
                       attention=cfg.attention)
+    trainer = zoo.fuse_grus(model) if fused else model
     # The logits carry the decoder's padding mask, so Keras counts real target tokens only in the loss and accuracy.
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
-    return model
+    trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
+    return model, trainer
+
+
+def _fuses_training(cfg, run):
+    """Whether the GRUs train on `zoo.fuse_grus`'s loop: on one CPU device, where it is measured faster; XLA is
+    asked for by name, cuDNN is faster on a GPU, and the distributed loop keeps its own model copies."""
+    import tensorflow as tf
+
+    return cfg.fused_gru and not cfg.xla and run.placement.uses_fit and not tf.config.list_physical_devices("GPU")
 
 
 def evaluate(args):

@@ -1,0 +1,191 @@
+"""The fast path for GRU layers on CPU: a GRU loop with its gradient written out, in two chains per direction.
+
+TensorFlow has no fused GRU sequence kernel on CPU, and Keras's loop does per step what could be done once: it
+projects each step's input inside the loop, and autodiff of the loop slices gate matrices and sums the recurrent
+kernel's gradient step by step. Measured on translation's decoder shapes (batch 64, 20 steps, GRU 256), Keras's loop
+took 29 ms a training step where PyTorch's `nn.GRU` took 20 ms (`bench/translation_speed.py` has the model's figure).
+
+What the loop here keeps, and what it moves out:
+- the inputs of every step are projected in one product before the loop, and their gradient (inputs, kernel, input
+  bias) in one product after it; the recurrent kernel's gradient is one product over all steps too;
+- per step, forward: one product with the recurrent kernel and the gate math; backward: one product with its
+  transpose and a few elementwise ops, from gate terms computed for all steps at once;
+- the batch runs as two independent halves: TensorFlow's small matrix products use one core, and two chains let
+  its inter-op threads run one on each (a 64 x 256 by 256 x 768 product took 180 us on one thread, and a loop of 20
+  of them was no faster with two intra-op threads; two half-batch loops ran in half the time).
+
+Exact for any mask (masked steps carry the state, as Keras's loop does, not only right-padded masks), initial
+states, returned states, `go_backwards`, Bidirectional, and Keras's input dropout (implementation 2: one mask per
+row and feature for every step). The cell must be Keras's default GRU: `reset_after=True` (the cuDNN formulation),
+tanh and sigmoid. A layer with recurrent dropout trains on Keras's loop, the only one that has it.
+
+TensorFlow backend only. `fuse_grus(model)` is a copy of a model sharing its weights: train it, and save the
+original. On a GPU Keras's layer takes cuDNN, which is faster: fuse on CPU only.
+"""
+
+import keras
+import tensorflow as tf
+
+from zoo.fused import MERGES, rewrite_layers
+
+CHAINS = 2  # independent half-batch loops per direction; see the module docstring
+
+
+def fuse_grus(model):
+    """A model computing what `model` computes, sharing its weights, whose GRU layers (alone or under
+    Bidirectional) run the loop of this module; training it trains `model`. Layers it cannot run exactly (see
+    `can_fuse_gru`) stay as they are. Nested functional models are rewritten too."""
+    return rewrite_layers(model, can_fuse_gru, lambda layer: FusedGRU(layer, name=f"{layer.name}_fused"),
+                          "fuse_grus")
+
+
+def can_fuse_gru(layer):
+    """Whether `layer` (a GRU, or a Bidirectional of two) runs exactly as this module computes it."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return (layer.merge_mode in MERGES and can_fuse_gru(layer.forward_layer)
+                and can_fuse_gru(layer.backward_layer))
+    if not isinstance(layer, keras.layers.GRU):
+        return False
+    cell = layer.cell
+    return (not layer.stateful and cell.reset_after and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and (cell.implementation == 2 or cell.dropout == 0))  # implementation 1 drops each gate's copy apart
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FusedGRU(keras.layers.Layer):
+    """`layer` (a GRU or a Bidirectional of GRUs, see `can_fuse_gru`) run by this module's loop. It shares
+    `layer`'s weights, takes the same call arguments and returns what `layer` returns (states too with
+    `return_state`); training with recurrent dropout runs `layer` itself."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not can_fuse_gru(layer):
+            raise ValueError(f"{layer.name} ({type(layer).__name__}) cannot run on the fused GRU loop; see "
+                             "zoo.fused_gru.can_fuse_gru.")
+        self.layer = layer
+        self.supports_masking = True
+
+    def call(self, inputs, initial_state=None, mask=None, training=False):
+        if training and any(gru.recurrent_dropout > 0 for gru in self._grus()):
+            return self.layer(inputs, initial_state=initial_state, mask=mask, training=True)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        states = list(initial_state) if initial_state is not None else [None] * len(self._grus())
+        runs = [_run(gru, inputs, mask, state, training) for gru, state in zip(self._grus(), states)]
+        if len(runs) == 1:
+            outputs, final = runs[0]
+            return [outputs, final] if self.layer.return_state else outputs
+        (forward, forward_state), (backward, backward_state) = runs
+        if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
+            backward = tf.reverse(backward, [1])
+        outputs = MERGES[self.layer.merge_mode](forward, backward)
+        return [outputs, forward_state, backward_state] if self.layer.return_state else outputs
+
+    def _grus(self):
+        if isinstance(self.layer, keras.layers.Bidirectional):
+            return [self.layer.forward_layer, self.layer.backward_layer]
+        return [self.layer]
+
+    def compute_mask(self, inputs, mask=None):
+        return self.layer.compute_mask(inputs, mask)
+
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
+        return self.layer.compute_output_shape(inputs_shape)
+
+    def get_config(self):  # Keras's callbacks describe the model (TensorBoard writes its JSON)
+        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
+
+
+def _run(layer, inputs, mask, initial_state, training):
+    """One GRU layer's (outputs as Keras gives them, final state): outputs [batch, time, units] in reading order
+    with `return_sequences` (zeros, or the last real output, at masked steps as `zero_output_for_mask` says), else
+    the last step's output [batch, units]."""
+    cell = layer.cell
+    dtype = inputs.dtype
+    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    if training and cell.dropout > 0:  # Keras's input dropout: one mask per row and feature, for every step
+        inputs = inputs * keras.random.dropout(tf.ones_like(inputs[:, 0]), cell.dropout,
+                                               seed=cell.seed_generator)[:, None]
+    mask = tf.ones([batch, steps], tf.bool) if mask is None else tf.cast(mask, tf.bool)
+    if layer.go_backwards:  # Keras reads the whole padded row backwards
+        inputs, mask = tf.reverse(inputs, [1]), tf.reverse(mask, [1])
+    state = tf.zeros([batch, cell.units], dtype) if initial_state is None else tf.cast(initial_state, dtype)
+    bias = tf.cast(cell.bias, dtype) if cell.use_bias else tf.zeros([2, 3 * cell.units], dtype)
+    kernel, recurrent_kernel = tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype)
+    sizes = [batch // CHAINS] * (CHAINS - 1) + [batch - (CHAINS - 1) * (batch // CHAINS)]
+    chains = [_chain(x, m, h, kernel, recurrent_kernel, bias, cell.units)
+              for x, m, h in zip(tf.split(inputs, sizes), tf.split(mask, sizes), tf.split(state, sizes))]
+    states = tf.transpose(tf.concat(chains, 1), [1, 0, 2])  # [batch, time, units]
+    # Keras's loop starts its previous output at zeros: before a row's first real step its outputs are zero
+    shown = mask if layer.zero_output_for_mask else tf.cast(tf.cumsum(tf.cast(mask, tf.int32), 1), tf.bool)
+    outputs = tf.where(shown[..., None], states, tf.zeros_like(states))
+    final_state = states[:, -1]
+    return (outputs if layer.return_sequences else outputs[:, -1]), final_state
+
+
+def _chain(inputs, mask, state, kernel, recurrent_kernel, bias, units):
+    """The states [time, rows, units] of one half-batch: its inputs projected for every step in one product."""
+    steps, features = tf.shape(inputs)[1], tf.shape(inputs)[2]
+    time_major = tf.reshape(tf.transpose(inputs, [1, 0, 2]), [-1, features])
+    projected = tf.reshape(tf.matmul(time_major, kernel) + bias[0], [steps, -1, 3 * units])
+    return _gru_states(projected, tf.transpose(mask), state, recurrent_kernel, bias[1])
+
+
+@tf.custom_gradient
+def _gru_states(projected, mask, state, recurrent_kernel, recurrent_bias):
+    """A GRU's states [time, rows, units] (reset after the recurrent product, gates z, r, h) from the projected
+    inputs [time, rows, 3 units] (input bias included), mask [time, rows] and initial state [rows, units]; a
+    masked step keeps the previous state. The gradient is written out: one product per step each way."""
+    units = recurrent_kernel.shape[0]
+    steps = tf.shape(projected)[0]
+    element = tf.TensorShape([None, units])
+
+    def step(t, h, states, recurrent):
+        from_state = tf.matmul(h, recurrent_kernel) + recurrent_bias
+        x_zr, x_h = tf.split(projected[t], [2 * units, units], 1)
+        h_zr, h_h = tf.split(from_state, [2 * units, units], 1)
+        z, r = tf.split(tf.sigmoid(x_zr + h_zr), 2, 1)
+        candidate = tf.tanh(x_h + r * h_h)
+        new = tf.where(mask[t][:, None], candidate + z * (h - candidate), h)
+        return t + 1, new, states.write(t, new), recurrent.write(t, from_state)
+
+    arrays = [tf.TensorArray(projected.dtype, size=steps, element_shape=shape)
+              for shape in (element, tf.TensorShape([None, 3 * units]))]
+    _, _, states, recurrent = tf.while_loop(lambda t, *_: t < steps, step, (0, state, *arrays))
+    states, recurrent = states.stack(), recurrent.stack()
+
+    def gradient(states_grad):
+        # Each step's gate terms, for all steps at once: with dh the gradient reaching a step's new state, the
+        # projected inputs get tile(dh) * to_inputs, the recurrent product tile(dh) * to_recurrent, and the
+        # previous state dh * keep plus the recurrent product's gradient through the kernel.
+        previous = tf.concat([state[None], states[:-1]], 0)
+        x_zr, x_h = tf.split(projected, [2 * units, units], 2)
+        h_zr, h_h = tf.split(recurrent, [2 * units, units], 2)
+        z, r = tf.split(tf.sigmoid(x_zr + h_zr), 2, 2)
+        candidate = tf.tanh(x_h + r * h_h)
+        real = tf.cast(mask, projected.dtype)[..., None]
+        to_z = (previous - candidate) * z * (1 - z) * real
+        to_candidate = (1 - z) * (1 - candidate * candidate) * real
+        to_r = to_candidate * h_h * r * (1 - r)
+        to_inputs = tf.concat([to_z, to_r, to_candidate], 2)
+        to_recurrent = tf.concat([to_z, to_r, to_candidate * r], 2)
+        keep = 1 - real + real * z
+
+        def back(t, carry, grads):
+            dh = states_grad[t] + carry
+            through_kernel = tf.matmul(tf.tile(dh, [1, 3]) * to_recurrent[t], recurrent_kernel, transpose_b=True)
+            return t - 1, dh * keep[t] + through_kernel, grads.write(t, dh)
+
+        grads = tf.TensorArray(projected.dtype, size=steps, element_shape=element)
+        _, state_grad, grads = tf.while_loop(lambda t, *_: t >= 0, back, (steps - 1, tf.zeros_like(state), grads))
+        tiled = tf.tile(grads.stack(), [1, 1, 3])
+        recurrent_grad = tf.reshape(tiled * to_recurrent, [-1, 3 * units])
+        kernel_grad = tf.matmul(tf.reshape(previous, [-1, units]), recurrent_grad, transpose_a=True)
+        return tiled * to_inputs, None, state_grad, kernel_grad, tf.reduce_sum(recurrent_grad, 0)
+
+    return states, gradient
