@@ -13,11 +13,12 @@ from zoo.fused import fuse_lstms, fuses_every_layer  # noqa: E402
 from zoo.fused_gru import fuse_grus  # noqa: E402
 from zoo.language_model import SampledSoftmaxTraining  # noqa: E402
 from zoo.model import ZooModel  # noqa: E402
+from zoo.optimizers import FusedAdam  # noqa: E402
 from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
 from zoo.transfer import transfer_encoder  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "SampledSoftmaxTraining",
-           "ZooModel", "fuse_lstms", "fuse_grus", "fuses_every_layer"]
+           "ZooModel", "fuse_lstms", "fuse_grus", "fuses_every_layer", "FusedAdam"]
 
 
 def list_models():

@@ -145,29 +145,28 @@ def _gru_states(projected, mask, state, recurrent_kernel, recurrent_bias):
     steps = tf.shape(projected)[0]
     element = tf.TensorShape([None, units])
 
-    def step(t, h, states, recurrent):
+    def step(t, h, states, gates):
         from_state = tf.matmul(h, recurrent_kernel) + recurrent_bias
         x_zr, x_h = tf.split(projected[t], [2 * units, units], 1)
         h_zr, h_h = tf.split(from_state, [2 * units, units], 1)
-        z, r = tf.split(tf.sigmoid(x_zr + h_zr), 2, 1)
+        zr = tf.sigmoid(x_zr + h_zr)
+        z, r = tf.split(zr, 2, 1)
         candidate = tf.tanh(x_h + r * h_h)
         new = tf.where(mask[t][:, None], candidate + z * (h - candidate), h)
-        return t + 1, new, states.write(t, new), recurrent.write(t, from_state)
+        # what the gradient needs of this step, kept rather than computed again: z, r, candidate, the state's part
+        return t + 1, new, states.write(t, new), gates.write(t, tf.concat([zr, candidate, h_h], 1))
 
     arrays = [tf.TensorArray(projected.dtype, size=steps, element_shape=shape)
-              for shape in (element, tf.TensorShape([None, 3 * units]))]
-    _, _, states, recurrent = tf.while_loop(lambda t, *_: t < steps, step, (0, state, *arrays))
-    states, recurrent = states.stack(), recurrent.stack()
+              for shape in (element, tf.TensorShape([None, 4 * units]))]
+    _, _, states, gates = tf.while_loop(lambda t, *_: t < steps, step, (0, state, *arrays))
+    states = states.stack()
 
     def gradient(states_grad):
         # Each step's gate terms, for all steps at once: with dh the gradient reaching a step's new state, the
         # projected inputs get tile(dh) * to_inputs, the recurrent product tile(dh) * to_recurrent, and the
         # previous state dh * keep plus the recurrent product's gradient through the kernel.
         previous = tf.concat([state[None], states[:-1]], 0)
-        x_zr, x_h = tf.split(projected, [2 * units, units], 2)
-        h_zr, h_h = tf.split(recurrent, [2 * units, units], 2)
-        z, r = tf.split(tf.sigmoid(x_zr + h_zr), 2, 2)
-        candidate = tf.tanh(x_h + r * h_h)
+        z, r, candidate, h_h = tf.split(gates.stack(), 4, 2)
         real = tf.cast(mask, projected.dtype)[..., None]
         to_z = (previous - candidate) * z * (1 - z) * real
         to_candidate = (1 - z) * (1 - candidate * candidate) * real

@@ -71,7 +71,6 @@ def train(cfg):
 
     run = Run("forecasting", cfg, unit="windows")
 
-    import keras
     import numpy as np
 
     import zoo
@@ -97,7 +96,7 @@ def train(cfg):
         model = zoo.build("many_to_many" if per_step else "many_to_one", input="features",
                           feature_dim=prep.feature_count, cell=cfg.cell, units=cfg.units,
                           num_layers=cfg.num_layers, dropout=cfg.dropout, num_outputs=cfg.horizon * len(targets))
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", metrics=["mae"])
+        model.compile(optimizer=zoo.FusedAdam(cfg.learning_rate), loss="mse", metrics=["mae"])
 
     def dataset(part, training):
         scaled = (part.future - prep.mean[:len(targets)]) / prep.std[:len(targets)]

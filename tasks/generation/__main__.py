@@ -109,7 +109,7 @@ def train(cfg):
     # Model from the zoo: embedding -> stacked RNN -> next-character logits at every step; stateful for TBPTT.
     with run.scope():
         model = build_model(cfg, vocab_size, stateful=cfg.tbptt, batch_size=cfg.batch_size if cfg.tbptt else None)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0),
+        model.compile(optimizer=zoo.FusedAdam(cfg.learning_rate, clipnorm=5.0),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
     callbacks = []
     if cfg.tbptt:  # every epoch and every validation starts the streams from a zero state

@@ -126,7 +126,7 @@ def _fit(cfg, run, build, train_data, validation_data):
     Returns the trained model (a plain one-device copy after distributed training; None on other workers)."""
     with run.scope():
         model = build()
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        model.compile(optimizer=zoo.FusedAdam(cfg.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
     train_ds = tf.data.Dataset.from_tensor_slices(train_data).shuffle(  # (inputs, targets[, sample weights])

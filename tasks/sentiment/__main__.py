@@ -196,7 +196,7 @@ def train(cfg):
             print(f"the classifier starts from the pretrained encoder: {', '.join(copied)}")
         if vectors:
             start_embedding(model, vectors)
-        optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        optimizer = zoo.FusedAdam(cfg.learning_rate)
         if encoder and cfg.fine_tuning == "ulmfit":
             optimizer = ulmfit_optimizer(model, learning_rate=cfg.learning_rate, epochs=cfg.epochs,
                                          steps_per_epoch=count_batches(train_ds))

@@ -88,7 +88,7 @@ def pretrain(cfg, texts, vectorizer):
             model.get_layer("embedding").set_weights(models["forward"].get_layer("embedding").get_weights())
             model.get_layer("embedding").trainable = False
         trainer = zoo.SampledSoftmaxTraining(model, num_sampled=cfg.pretrain_sampled)
-        trainer.compile(optimizer=keras.optimizers.Adam(cfg.pretrain_learning_rate, clipnorm=1.0))
+        trainer.compile(optimizer=zoo.FusedAdam(cfg.pretrain_learning_rate, clipnorm=1.0))
         softmax = f"{trainer.num_sampled} sampled words" if trainer.num_sampled else "the full softmax"
         print(f"pretraining the {direction} language model on {words:,} words, windows of {cfg.pretrain_length}, "
               f"{softmax}")

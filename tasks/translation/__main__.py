@@ -114,7 +114,8 @@ def train(cfg):
     trained = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train))
     if not run.is_chief:
         return run.worker_result()
-    model = model if trained is trainer else trained  # the plain Keras model is what is evaluated and exported
+    # The plain Keras model is what decodes and is exported; what trained (compiled) scores the validation loss
+    model = model if trained is trainer else trained
 
     # Evaluate once on the test split: greedy and beam search, with the very functions the export runs.
     translator = Translator(model, subwords["source"], subwords["target"], max_length=cfg.max_length,
@@ -140,7 +141,7 @@ def train(cfg):
                        "training sentence had, which the export refuses")
     return run.finish(
         {"test": test, "examples": examples,
-         "validation": {k: float(v) for k, v in model.evaluate(val_ds, verbose=0, return_dict=True).items()}},
+         "validation": {k: float(v) for k, v in trained.evaluate(val_ds, verbose=0, return_dict=True).items()}},
         export=lambda folder, extras: write_export(folder, translator, extras=extras),
         config={"source_vocabulary_size": subwords["source"].size, "target_vocabulary_size": subwords["target"].size},
         summary=summary)
@@ -161,7 +162,7 @@ def build_model(cfg, subwords, fused=False):
                       attention=cfg.attention)
     trainer = zoo.fuse_grus(model) if fused else model
     # The logits carry the decoder's padding mask, so Keras counts real target tokens only in the loss and accuracy.
-    trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
+    trainer.compile(optimizer=zoo.FusedAdam(cfg.learning_rate, clipnorm=1.0),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
     return model, trainer

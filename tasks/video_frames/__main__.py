@@ -107,7 +107,7 @@ def train(cfg):
                           cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers,
                           bidirectional=cfg.bidirectional, dropout=cfg.dropout, num_outputs=len(splits.classes))
         # Padded frames carry the input's mask to the outputs, so the loss and accuracy count real frames only.
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        model.compile(optimizer=zoo.FusedAdam(cfg.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=cfg.xla)
     model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train.lengths))

@@ -4,6 +4,7 @@ evaluate/translate; bad input."""
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
@@ -45,6 +46,9 @@ def test_run_writes_metrics_plots_and_a_versioned_export(trained):
     history = saved["history"]
     assert history["loss"][-1] < history["loss"][0]  # it learns
     assert not (tmp_path / "run" / "backup").exists()
+    # It trained on zoo.fuse_grus's copy (the default on CPU); the export holds the plain Keras model.
+    config = zipfile.ZipFile(export / "assets.extra" / "model.keras").read("config.json").decode()
+    assert '"class_name": "ZooModel"' in config and "Fused" not in config
 
 
 def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model(trained):
