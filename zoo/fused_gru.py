@@ -1,18 +1,22 @@
-"""The fast path for GRU layers on CPU: a GRU loop with its gradient written out, in two chains per direction.
+"""The fast path for GRU layers on CPU: a GRU loop with its gradient written out, two loops per layer.
 
 TensorFlow has no fused GRU sequence kernel on CPU, and Keras's loop does per step what could be done once: it
 projects each step's input inside the loop, and autodiff of the loop slices gate matrices and sums the recurrent
 kernel's gradient step by step. Measured on translation's decoder shapes (batch 64, 20 steps, GRU 256), Keras's loop
-took 29 ms a training step where PyTorch's `nn.GRU` took 20 ms (`bench/translation_speed.py` has the model's figure).
+took 27-29 ms a training step where PyTorch's `nn.GRU` took 20 ms and this loop 18.9 ms (`bench/translation_speed.py`
+has the whole model's figures).
 
 What the loop here keeps, and what it moves out:
 - the inputs of every step are projected in one product before the loop, and their gradient (inputs, kernel, input
   bias) in one product after it; the recurrent kernel's gradient is one product over all steps too;
 - per step, forward: one product with the recurrent kernel and the gate math; backward: one product with its
   transpose and a few elementwise ops, from gate terms computed for all steps at once;
-- the batch runs as two independent halves: TensorFlow's small matrix products use one core, and two chains let
-  its inter-op threads run one on each (a 64 x 256 by 256 x 768 product took 180 us on one thread, and a loop of 20
-  of them was no faster with two intra-op threads; two half-batch loops ran in half the time).
+- two independent loops per layer: TensorFlow's small matrix products use one core, and two loops let its
+  inter-op threads run one on each. A Bidirectional layer's two directions are two loops already; a lone GRU runs
+  its batch as two halves (a 64 x 256 by 256 x 768 product took 180 us on one thread, and a loop of 20 of them was
+  no faster with two intra-op threads; two half-batch loops ran in half the time). On translation's decoder shapes
+  alone the halves took a training step from 22.7-24.4 ms to 18.9 ms; in the whole translation model, where other
+  branches keep both cores busy, splitting each encoder direction as well was 2-5% slower, so it is not done.
 
 Exact for any mask (masked steps carry the state, as Keras's loop does, not only right-padded masks), initial
 states, returned states, `go_backwards`, Bidirectional, and Keras's input dropout (implementation 2: one mask per
@@ -28,7 +32,7 @@ import tensorflow as tf
 
 from zoo.fused import MERGES, rewrite_layers
 
-CHAINS = 2  # independent half-batch loops per direction; see the module docstring
+LOOPS = 2  # independent loops per layer: a Bidirectional's two directions, or a lone GRU's two batch halves
 
 
 def fuse_grus(model):
@@ -72,7 +76,8 @@ class FusedGRU(keras.layers.Layer):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         states = list(initial_state) if initial_state is not None else [None] * len(self._grus())
-        runs = [_run(gru, inputs, mask, state, training) for gru, state in zip(self._grus(), states)]
+        chains = LOOPS // len(self._grus())  # batch parts per direction
+        runs = [_run(gru, inputs, mask, state, training, chains) for gru, state in zip(self._grus(), states)]
         if len(runs) == 1:
             outputs, final = runs[0]
             return [outputs, final] if self.layer.return_state else outputs
@@ -101,10 +106,10 @@ class FusedGRU(keras.layers.Layer):
         return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
 
 
-def _run(layer, inputs, mask, initial_state, training):
+def _run(layer, inputs, mask, initial_state, training, chains):
     """One GRU layer's (outputs as Keras gives them, final state): outputs [batch, time, units] in reading order
     with `return_sequences` (zeros, or the last real output, at masked steps as `zero_output_for_mask` says), else
-    the last step's output [batch, units]."""
+    the last step's output [batch, units]. The batch runs as `chains` independent loops over its parts."""
     cell = layer.cell
     dtype = inputs.dtype
     batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
@@ -117,10 +122,10 @@ def _run(layer, inputs, mask, initial_state, training):
     state = tf.zeros([batch, cell.units], dtype) if initial_state is None else tf.cast(initial_state, dtype)
     bias = tf.cast(cell.bias, dtype) if cell.use_bias else tf.zeros([2, 3 * cell.units], dtype)
     kernel, recurrent_kernel = tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype)
-    sizes = [batch // CHAINS] * (CHAINS - 1) + [batch - (CHAINS - 1) * (batch // CHAINS)]
-    chains = [_chain(x, m, h, kernel, recurrent_kernel, bias, cell.units)
-              for x, m, h in zip(tf.split(inputs, sizes), tf.split(mask, sizes), tf.split(state, sizes))]
-    states = tf.transpose(tf.concat(chains, 1), [1, 0, 2])  # [batch, time, units]
+    sizes = [batch // chains] * (chains - 1) + [batch - (chains - 1) * (batch // chains)]
+    parts = [_chain(x, m, h, kernel, recurrent_kernel, bias, cell.units)
+             for x, m, h in zip(tf.split(inputs, sizes), tf.split(mask, sizes), tf.split(state, sizes))]
+    states = tf.transpose(tf.concat(parts, 1), [1, 0, 2])  # [batch, time, units]
     # Keras's loop starts its previous output at zeros: before a row's first real step its outputs are zero
     shown = mask if layer.zero_output_for_mask else tf.cast(tf.cumsum(tf.cast(mask, tf.int32), 1), tf.bool)
     outputs = tf.where(shown[..., None], states, tf.zeros_like(states))
@@ -129,7 +134,7 @@ def _run(layer, inputs, mask, initial_state, training):
 
 
 def _chain(inputs, mask, state, kernel, recurrent_kernel, bias, units):
-    """The states [time, rows, units] of one half-batch: its inputs projected for every step in one product."""
+    """The states [time, rows, units] of one part of the batch: its inputs projected for every step in one product."""
     steps, features = tf.shape(inputs)[1], tf.shape(inputs)[2]
     time_major = tf.reshape(tf.transpose(inputs, [1, 0, 2]), [-1, features])
     projected = tf.reshape(tf.matmul(time_major, kernel) + bias[0], [steps, -1, 3 * units])
