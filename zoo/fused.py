@@ -61,22 +61,50 @@ MERGES = {"concat": lambda a, b: tf.concat([a, b], -1), "sum": tf.add, "mul": tf
           "ave": lambda a, b: (a + b) / 2}
 
 
+class FusedWrapper(keras.layers.Layer):
+    """What the fast paths' layers share: a wrapped Keras layer (`layer`, which `fits` accepts), its masks, output
+    shapes and config. Subclasses set `fits` and `runner` (what runs it, for the error) and write `call`."""
+
+    fits, runner = None, ""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not type(self).fits(layer):
+            raise ValueError(f"{layer.name} ({type(layer).__name__}) cannot run on {self.runner}; see "
+                             f"{type(self).fits.__module__}.{type(self).fits.__name__}.")
+        self.layer = layer
+        self.supports_masking = True
+
+    def _directions(self):
+        """The recurrent layers it runs: a Bidirectional's forward and backward layers, or the layer itself."""
+        if isinstance(self.layer, keras.layers.Bidirectional):
+            return [self.layer.forward_layer, self.layer.backward_layer]
+        return [self.layer]
+
+    def compute_mask(self, inputs, mask=None):
+        return self.layer.compute_mask(inputs, mask)
+
+    def compute_output_shape(self, inputs_shape):
+        return self.layer.compute_output_shape(inputs_shape)
+
+    def get_config(self):  # Keras's callbacks describe the model (TensorBoard writes its JSON)
+        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class FusedLSTM(keras.layers.Layer):
+class FusedLSTM(FusedWrapper):
     """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel. It
     shares `layer`'s weights and falls back to `layer` itself for a batch whose mask is not right-padded, and for
     training with recurrent dropout."""
 
-    def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        if not can_fuse(layer):
-            raise ValueError(f"{layer.name} ({type(layer).__name__}) cannot run on the fused LSTM kernel; see "
-                             "zoo.fused.can_fuse.")
-        self.layer = layer
-        self.supports_masking = True
+    fits, runner = staticmethod(can_fuse), "the fused LSTM kernel"
 
     def call(self, inputs, mask=None, training=False):
-        if training and any(lstm.recurrent_dropout > 0 for lstm in self._lstms()):
+        if training and any(lstm.recurrent_dropout > 0 for lstm in self._directions()):
             return self.layer(inputs, mask=mask, training=True)
         if mask is None:
             return self._fused(inputs, tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1]), training)
@@ -86,32 +114,14 @@ class FusedLSTM(keras.layers.Layer):
         return tf.cond(right_padded, lambda: self._fused(inputs, lengths, training),
                        lambda: self.layer(inputs, mask=mask, training=training))
 
-    def _lstms(self):
-        if isinstance(self.layer, keras.layers.Bidirectional):
-            return [self.layer.forward_layer, self.layer.backward_layer]
-        return [self.layer]
-
     def _fused(self, inputs, lengths, training):
-        outputs = [_run(lstm, inputs, lengths, training) for lstm in self._lstms()]
+        outputs = [_run(lstm, inputs, lengths, training) for lstm in self._directions()]
         if len(outputs) == 1:
             return outputs[0]
         forward, backward = outputs
         if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
             backward = tf.reverse(backward, [1])
         return MERGES[self.layer.merge_mode](forward, backward)
-
-    def compute_mask(self, inputs, mask=None):
-        return self.layer.compute_mask(inputs, mask)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
-
-    def get_config(self):  # Keras's callbacks describe the model (TensorBoard writes its JSON)
-        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
 
 
 def _run(layer, inputs, lengths, training=False):

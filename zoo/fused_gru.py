@@ -30,7 +30,7 @@ original. On a GPU Keras's layer takes cuDNN, which is faster: fuse on CPU only.
 import keras
 import tensorflow as tf
 
-from zoo.fused import MERGES, rewrite_layers
+from zoo.fused import MERGES, FusedWrapper, rewrite_layers
 
 LOOPS = 2  # independent loops per layer: a Bidirectional's two directions, or a lone GRU's two batch halves
 
@@ -57,27 +57,23 @@ def can_fuse_gru(layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class FusedGRU(keras.layers.Layer):
+class FusedGRU(FusedWrapper):
     """`layer` (a GRU or a Bidirectional of GRUs, see `can_fuse_gru`) run by this module's loop. It shares
     `layer`'s weights, takes the same call arguments and returns what `layer` returns (states too with
     `return_state`); training with recurrent dropout runs `layer` itself."""
 
-    def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        if not can_fuse_gru(layer):
-            raise ValueError(f"{layer.name} ({type(layer).__name__}) cannot run on the fused GRU loop; see "
-                             "zoo.fused_gru.can_fuse_gru.")
-        self.layer = layer
-        self.supports_masking = True
+    fits, runner = staticmethod(can_fuse_gru), "the fused GRU loop"
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
-        if training and any(gru.recurrent_dropout > 0 for gru in self._grus()):
+        if training and any(gru.recurrent_dropout > 0 for gru in self._directions()):
             return self.layer(inputs, initial_state=initial_state, mask=mask, training=True)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        states = list(initial_state) if initial_state is not None else [None] * len(self._grus())
-        chains = LOOPS // len(self._grus())  # batch parts per direction
-        runs = [_run(gru, inputs, mask, state, training, chains) for gru, state in zip(self._grus(), states)]
+        if initial_state is None:
+            initial_state = [None] * len(self._directions())
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        chains = LOOPS // len(self._directions())  # batch parts per direction
+        runs = [_run(gru, inputs, mask, state, training, chains) for gru, state in zip(self._directions(), states)]
         if len(runs) == 1:
             outputs, final = runs[0]
             return [outputs, final] if self.layer.return_state else outputs
@@ -87,23 +83,9 @@ class FusedGRU(keras.layers.Layer):
         outputs = MERGES[self.layer.merge_mode](forward, backward)
         return [outputs, forward_state, backward_state] if self.layer.return_state else outputs
 
-    def _grus(self):
-        if isinstance(self.layer, keras.layers.Bidirectional):
-            return [self.layer.forward_layer, self.layer.backward_layer]
-        return [self.layer]
-
-    def compute_mask(self, inputs, mask=None):
-        return self.layer.compute_mask(inputs, mask)
-
-    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None):  # Keras names both of call's inputs
         return self.layer.compute_output_shape(inputs_shape)
 
-    def get_config(self):  # Keras's callbacks describe the model (TensorBoard writes its JSON)
-        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
 
 
 def _run(layer, inputs, mask, initial_state, training, chains):

@@ -1,4 +1,5 @@
-"""zoo.fuse_lstms: LSTM layers on TensorFlow's fused kernel give Keras's outputs, masks included."""
+"""zoo.fuse_lstms: LSTM layers on TensorFlow's fused kernel give Keras's outputs, masks included (and input
+dropout as Keras draws it, for the GRU fast path too)."""
 
 import keras
 import numpy as np
@@ -7,6 +8,7 @@ import tensorflow as tf
 
 import zoo
 from zoo.fused import FusedLSTM, can_fuse
+from zoo.fused_gru import FusedGRU
 
 
 def padded_ids(rows, steps, seed, vocab=40):
@@ -100,13 +102,14 @@ def test_a_model_nested_inside_another_is_fused_too():
     np.testing.assert_allclose(fused(data), outer(data), atol=1e-6)
 
 
-def test_a_model_that_is_not_functional_is_refused():
+@pytest.mark.parametrize("fuse", [zoo.fuse_lstms, zoo.fuse_grus], ids=["lstms", "grus"])
+def test_a_model_that_is_not_functional_is_refused(fuse):
     class Subclassed(keras.Model):
         def call(self, inputs):
             return inputs
 
-    with pytest.raises(ValueError, match="needs a functional model"):
-        zoo.fuse_lstms(Subclassed())
+    with pytest.raises(ValueError, match=f"{fuse.__name__} needs a functional model"):
+        fuse(Subclassed())
 
 
 @pytest.mark.parametrize("layer", [
@@ -151,13 +154,15 @@ def test_training_the_fused_copy_trains_the_model_as_keras_would():
     assert not np.allclose(trained[0][1], model().get_weights()[1])  # it did train
 
 
-def test_training_drops_the_same_input_features_at_every_step():
-    layer = keras.layers.LSTM(4, dropout=0.5, return_sequences=True, seed=3)
+@pytest.mark.parametrize("cell, fused", [(keras.layers.LSTM, FusedLSTM), (keras.layers.GRU, FusedGRU)],
+                         ids=["lstm", "gru"])
+def test_training_drops_the_same_input_features_at_every_step(cell, fused):
+    layer = cell(4, dropout=0.5, return_sequences=True, seed=3)
     inputs = tf.random.stateless_normal([5, 6, 8], seed=[9, 10])
     layer(inputs)
     generator = layer.cell.seed_generator
     state = generator.state.numpy()
-    dropped = FusedLSTM(layer)(inputs, training=True)
+    dropped = fused(layer)(inputs, training=True)
     generator.state.assign(state)  # the same draw again, by hand
     keep = keras.random.dropout(tf.ones([5, 8]), 0.5, seed=generator)
     np.testing.assert_allclose(dropped, layer(inputs * keep[:, None], training=False), atol=1e-6)
