@@ -29,7 +29,6 @@ def fuse_lstms(model):
     Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded; training it trains
     `model`. Layers it cannot run exactly (other cells, activations other than tanh/sigmoid, stateful layers,
     returned states) stay as they are. Nested functional models are rewritten too."""
-
     return rewrite_layers(model, can_fuse, lambda layer: FusedLSTM(layer, name=f"{layer.name}_fused"),
                           "fuse_lstms")
 
