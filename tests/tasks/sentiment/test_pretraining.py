@@ -172,3 +172,12 @@ def test_word_vectors_from_unlabeled_text_start_the_embedding(tmp_path, capsys):
     start_embedding(model, {"vectors": np.full((6, 3), 7.0, np.float32), "seen": seen})
     after = model.get_layer("embedding").get_weights()[0]
     assert (after[seen] == 7.0).all() and (after[~seen] == before[~seen]).all()
+
+
+def test_the_vocabulary_is_larger_when_word_vectors_start_the_embedding():
+    from tasks.sentiment.__main__ import Config
+
+    assert Config().vocab_size == 20000
+    assert Config(unlabeled="unsup.txt").vocab_size == 40000  # rare words start from their use in the text
+    assert Config(unlabeled="unsup.txt", pretrain="language-model").vocab_size == 20000  # its softmax's size
+    assert Config(unlabeled="unsup.txt", vocab_size=5000).vocab_size == 5000  # a given size wins
