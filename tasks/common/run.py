@@ -53,6 +53,15 @@ class Run:
         self.marker = f" [{marker}]" if offline else ""
         print(f"data: {source}: {counts}{self.marker}")
 
+    def trains_cpu_fast_path(self, wanted):
+        """Whether a model trains on the zoo's CPU fast path (`zoo.fuse_lstms`, `zoo.fuse_grus`) when the recipe's
+        flag asks for it (`wanted`): on one CPU device, where it is measured faster. XLA is asked for by name, cuDNN
+        is faster on a GPU, and the distributed loop keeps its own model copies."""
+        import tensorflow as tf
+
+        return (wanted and not getattr(self.cfg, "xla", False) and self.placement.uses_fit
+                and not tf.config.list_physical_devices("GPU"))
+
     def scope(self):
         """Build and compile the model inside this, so its variables are placed on every replica."""
         return self.placement.scope()

@@ -118,8 +118,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
         if self.vocab_size == 0:
             self.vocab_size = 40000 if self.unlabeled and self.pretrain == "word-vectors" else 20000
         require_positive(self, "vocab_size", "max_length", "bucket_step", "num_layers", "units", "embedding_dim",
-                         "word_vector_scale",
-                               "epochs", "batch_size", "pretrain_epochs", "pretrain_length", "pretrain_learning_rate")
+                         "word_vector_scale", "epochs", "batch_size", "pretrain_epochs", "pretrain_length",
+                         "pretrain_learning_rate")
         for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax")):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative (0: {zero}); got "
@@ -206,7 +206,7 @@ def train(cfg):
             optimizer = ulmfit_optimizer(model, learning_rate=cfg.learning_rate, epochs=cfg.epochs,
                                          steps_per_epoch=count_batches(train_ds))
         # What trains: the model itself, or a copy sharing its weights whose LSTMs run the fused kernel
-        trainer = zoo.fuse_lstms(model) if _fuses_training(cfg, run) else model
+        trainer = zoo.fuse_lstms(model) if run.trains_cpu_fast_path(cfg.fused_lstm) else model
         trainer.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
                         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
                         jit_compile=cfg.xla)
@@ -234,14 +234,6 @@ def train(cfg):
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
                  f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test),
                  f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)"])
-
-
-def _fuses_training(cfg, run):
-    """Whether the classifier trains on the fused LSTM kernel: on one CPU device, where it is measured faster; XLA
-    cannot compile it, cuDNN is faster on a GPU, and the distributed loop keeps its own model copies."""
-    import tensorflow as tf
-
-    return cfg.fused_lstm and not cfg.xla and run.placement.uses_fit and not tf.config.list_physical_devices("GPU")
 
 
 def _unlabeled_texts(cfg):

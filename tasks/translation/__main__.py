@@ -110,7 +110,7 @@ def train(cfg):
 
     # Model from the zoo: (Bi)RNN encoder -> RNN decoder with attention, trained with teacher forcing.
     with run.scope():
-        model, trainer = build_model(cfg, subwords, fused=_fuses_training(cfg, run))
+        model, trainer = build_model(cfg, subwords, fused=run.trains_cpu_fast_path(cfg.fused_gru))
     trained = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train))
     if not run.is_chief:
         return run.worker_result()
@@ -166,14 +166,6 @@ def build_model(cfg, subwords, fused=False):
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")], jit_compile=cfg.xla)
     return model, trainer
-
-
-def _fuses_training(cfg, run):
-    """Whether the GRUs train on `zoo.fuse_grus`'s loop: on one CPU device, where it is measured faster; XLA is
-    asked for by name, cuDNN is faster on a GPU, and the distributed loop keeps its own model copies."""
-    import tensorflow as tf
-
-    return cfg.fused_gru and not cfg.xla and run.placement.uses_fit and not tf.config.list_physical_devices("GPU")
 
 
 def evaluate(args):
