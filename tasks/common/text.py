@@ -12,23 +12,40 @@ def at_least_one_step(ids):
     return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
 
 
+def head_and_tail(ids, max_length, tail=0):
+    """Ragged ids [batch, None] cut to `max_length` tokens: a longer text keeps its first `max_length - tail` tokens
+    and its last `tail` (a review's verdict is often in its closing lines; Sun et al. 2019 found a head and tail cut
+    of IMDB reviews better than the head alone). `tail` 0 keeps the first `max_length`."""
+    if not tail:
+        return ids[:, :max_length]
+    lengths = ids.row_lengths()
+    positions = tf.ragged.range(lengths)
+    # A text of up to max_length tokens keeps them all: its last `tail` start at or before position max_length - tail.
+    from_end = tf.repeat(lengths - tail, lengths)
+    keep = positions.with_flat_values((positions.flat_values < max_length - tail) | (positions.flat_values >= from_end))
+    return tf.ragged.boolean_mask(ids, keep)
+
+
 @keras.saving.register_keras_serializable(package="tasks")
 class FirstSteps(keras.layers.Layer):
-    """Token ids [batch, time] cut to their first `max_length` steps and at least one step long (an empty text is a
-    single padding step, so it still gets an answer)."""
+    """Token ids [batch, time] (0 after each text's end) cut to `max_length` steps, the first ones, or with `tail`
+    the first `max_length - tail` and the last `tail` (`head_and_tail`), and at least one step long (an empty text is
+    a single padding step, so it still gets an answer)."""
 
-    def __init__(self, max_length, **kwargs):
+    def __init__(self, max_length, tail=0, **kwargs):
         super().__init__(**kwargs)
-        self.max_length = max_length
+        self.max_length, self.tail = max_length, tail
 
     def call(self, ids):
+        if self.tail:
+            ids = head_and_tail(tf.RaggedTensor.from_tensor(ids, padding=0), self.max_length, self.tail).to_tensor()
         return at_least_one_step(ids[:, :self.max_length])
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
 
     def get_config(self):
-        return {**super().get_config(), "max_length": self.max_length}
+        return {**super().get_config(), "max_length": self.max_length, "tail": self.tail}
 
 
 @keras.saving.register_keras_serializable(package="tasks")

@@ -13,7 +13,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in
 from tasks.common.splits import containing_sentence, held_out
 from tasks.common.tables import read_column, read_labelled_texts, read_text_file
-from tasks.common.text import at_least_one_step
+from tasks.common.text import at_least_one_step, head_and_tail
 from tasks.common.training import bucket_by_length, finish_pipeline
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
 from tasks.sentiment.offline import offline_reviews
@@ -242,27 +242,29 @@ def make_vectorizer(vocab_size, vocabulary=None, *, ragged=True):
                                           vocabulary=vocabulary)
 
 
-def token_ids(vectorizer, texts, max_length):
-    """Dense ids [batch, time] for a batch of strings, cut to `max_length`, at least one (padding) step long so an
-    empty string still gets a prediction."""
-    return at_least_one_step(vectorizer(texts)[:, :max_length].to_tensor())
+def token_ids(vectorizer, texts, max_length, tail=0):
+    """Dense ids [batch, time] for a batch of strings, cut to `max_length` (`head_and_tail`), at least one (padding)
+    step long so an empty string still gets a prediction."""
+    return at_least_one_step(head_and_tail(vectorizer(texts), max_length, tail).to_tensor())
 
 
-def tokenize_all(vectorizer, texts, max_length, chunk=4096):
-    """Ragged int32 ids [len(texts), None] cut to `max_length`, tokenized `chunk` texts per call."""
-    parts = [tf.cast(vectorizer(tf.constant(texts[start:start + chunk], tf.string))[:, :max_length], tf.int32)
-             for start in range(0, len(texts), chunk)]
+def tokenize_all(vectorizer, texts, max_length, tail=0, chunk=4096):
+    """Ragged int32 ids [len(texts), None] cut to `max_length` (`head_and_tail`), tokenized `chunk` texts per
+    call."""
+    parts = [tf.cast(head_and_tail(vectorizer(tf.constant(texts[start:start + chunk], tf.string)), max_length, tail),
+                     tf.int32) for start in range(0, len(texts), chunk)]
     return tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
 
 
 def make_dataset(pair, vectorizer, cfg, *, training, weights=None):
-    """(ids [batch, bucket_length], label [batch]) batches, bucketed by length, with each review's weight [batch]
-    third when `weights` are given; shuffled when training.
+    """(ids [batch, bucket_length], label [batch]) batches of reviews cut to `cfg.max_length` tokens (`cfg.tail` of
+    them from a long review's end), bucketed by length, with each review's weight [batch] third when `weights` are
+    given; shuffled when training.
 
     The texts are tokenized once, here, not in every epoch: on 2 cores, tokenizing inside the pipeline took a core
     away from the training step."""
     texts, labels = pair
-    ids = tokenize_all(vectorizer, texts, cfg.max_length)
+    ids = tokenize_all(vectorizer, texts, cfg.max_length, cfg.tail)
     columns = (ids, tf.constant(labels, tf.float32), *(() if weights is None else (tf.constant(weights),)))
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     if training:

@@ -157,10 +157,26 @@ def test_token_ids_cut_pad_and_handle_empty_eagerly_and_in_tf_data():
     np.testing.assert_array_equal(batched.numpy(), ids)
 
 
+def test_a_tail_cut_keeps_a_long_texts_first_and_last_words_the_same_way_everywhere():
+    from tasks.common.text import FirstSteps
+
+    vectorizer = data.make_vectorizer(50, [f"w{i}" for i in range(20)])  # word w<i> is id i + 2
+    texts = [" ".join(f"w{i}" for i in range(12)), "w1 w2 w3 w4 w5", "w1 w2", ""]
+    ids = data.token_ids(vectorizer, tf.constant(texts), max_length=5, tail=3).numpy()
+    assert ids.tolist() == [[2, 3, 11, 12, 13], [3, 4, 5, 6, 7], [3, 4, 0, 0, 0], [0] * 5]
+    ragged = data.tokenize_all(vectorizer, texts, 5, tail=3).to_list()
+    assert ragged == [[2, 3, 11, 12, 13], [3, 4, 5, 6, 7], [3, 4], []]
+    assert data.token_ids(vectorizer, tf.constant(texts[:1]), 5, tail=5).numpy().tolist() == [[9, 10, 11, 12, 13]]
+    # inside model.keras: the dense ids a TextVectorization pads with zeros
+    dense = data.make_vectorizer(50, [f"w{i}" for i in range(20)], ragged=False)(tf.constant(texts))
+    np.testing.assert_array_equal(FirstSteps(5, 3)(dense).numpy(), ids)
+    assert FirstSteps(5, 3).get_config()["tail"] == 3
+
+
 def test_pipeline_buckets_to_fixed_shapes_and_keeps_every_example():
     vectorizer = data.make_vectorizer(50, ["w"])
     texts = [" ".join(["w"] * n) for n in range(0, 45)]
-    config = types.SimpleNamespace(seed=0, max_length=40, batch_size=4, bucket_step=10, autotune=False)
+    config = types.SimpleNamespace(seed=0, max_length=40, tail=0, batch_size=4, bucket_step=10, autotune=False)
     for training in (False, True):  # training keeps each bucket's last, partial batch too
         batches = list(data.make_dataset((texts, [i % 2 for i in range(45)]), vectorizer, config, training=training))
         assert {b[0].shape[1] for b in batches} <= {10, 20, 30, 40}

@@ -146,6 +146,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
     (["--cell", "transformer"], "invalid choice: 'transformer'"),
     (["--units", "0"], "--units must be positive"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+    (["--tail-fraction", "1"], "--tail-fraction must be in [0, 1)"),
     (["predict"], "the following arguments are required: --model"),
 ])
 def test_bad_flags_get_one_line(argv, message, capsys):

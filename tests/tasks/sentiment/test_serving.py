@@ -24,15 +24,17 @@ def vectorizer():
     return layer
 
 
-@pytest.mark.parametrize("cell, fast_path, warmup_records", [
-    ("lstm", "auto", 1), ("lstm", "fused", 1), ("lstm", "xla", 3 * 7), ("lstm", "plain", 1), ("gru", "auto", 3 * 7),
+@pytest.mark.parametrize("cell, fast_path, warmup_records, tail", [
+    ("lstm", "auto", 1, 0), ("lstm", "fused", 1, 0), ("lstm", "xla", 3 * 7, 0), ("lstm", "plain", 1, 0),
+    ("gru", "auto", 3 * 7, 0), ("lstm", "auto", 1, 12), ("gru", "auto", 3 * 7, 12),
 ])
-def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, cell, fast_path, warmup_records):
+def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, cell, fast_path, warmup_records,
+                                                          tail):
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
                       cell=cell, units=6, embedding_dim=5, bidirectional=True, pooling="max")
     export = tmp_path / "export"
     write_export(export, model, vectorizer, max_length=30, bucket_step=10, extras={"config.json": {}},
-                 fast_path=fast_path)
+                 tail=tail, fast_path=fast_path)
     serve = tf.saved_model.load(str(export)).signatures["serving_default"]
     probability = serve(text=tf.constant(TEXTS))["probability"].numpy()
     expected = keras.models.load_model(export / "assets.extra" / "model.keras")(tf.constant(TEXTS)).numpy()[:, 0]
