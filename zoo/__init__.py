@@ -9,6 +9,7 @@ from zoo.quiet import import_tensorflow
 
 import_tensorflow()  # before Keras loads it, without TensorFlow's start-up lines on stderr (zoo/quiet.py)
 
+from zoo.ensemble import ensemble  # noqa: E402
 from zoo.fused import fuse_lstms, fuses_every_layer  # noqa: E402
 from zoo.fused_gru import fuse_grus  # noqa: E402
 from zoo.language_model import SampledSoftmaxTraining  # noqa: E402
@@ -18,7 +19,7 @@ from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
 from zoo.transfer import transfer_encoder  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "SampledSoftmaxTraining",
-           "ZooModel", "fuse_lstms", "fuse_grus", "fuses_every_layer", "FusedAdam"]
+           "ZooModel", "fuse_lstms", "fuse_grus", "fuses_every_layer", "FusedAdam", "ensemble"]
 
 
 def list_models():
@@ -26,9 +27,9 @@ def list_models():
     return list(PATTERNS)
 
 
-def build(name, **config):
+def build(name, /, **config):
     """Build pattern `name` as a functional `keras.Model` (uncompiled; outputs are logits unless
-    `output_activation` says otherwise).
+    `output_activation` says otherwise). `name=` among the arguments names the model (default: the pattern's name).
 
     Common arguments (all keyword-only):
       input: 'tokens' | 'features' | 'frames' (sequence patterns) or 'features' (a vector, for one_to_*), with

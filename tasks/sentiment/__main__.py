@@ -59,6 +59,9 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     units: int = flag(64, "units per direction and layer")
     embedding_dim: int = flag(64, "width of the word embedding")
     dropout: float = flag(0.5, "dropout on each recurrent layer's inputs")
+    ensemble: int = flag(1, "networks of this design trained side by side from different random weights; the "
+                            "export answers their mean (each one's cost: training and serving take this many times "
+                            "as long)")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words, or concat: the three side by side (ULMFiT)",
                         choices=("last", "mean", "max", "concat"))
@@ -121,13 +124,17 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     def __post_init__(self):
         if self.vocab_size == 0:
             self.vocab_size = 40000 if self.unlabeled and self.pretrain == "word-vectors" else 20000
-        require_positive(self, "vocab_size", "max_length", "bucket_step", "num_layers", "units", "embedding_dim",
+        require_positive(self, "vocab_size", "max_length", "bucket_step", "ensemble", "num_layers", "units",
+                         "embedding_dim",
                          "word_vector_scale", "epochs", "batch_size", "pretrain_epochs", "pretrain_length",
                          "pretrain_learning_rate")
         for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax")):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative (0: {zero}); got "
                                 f"{getattr(self, name)}.")
+        if self.ensemble > 1 and self.fine_tuning == "ulmfit":
+            raise UserError("--fine-tuning ulmfit unfreezes one network's layers in turn, not an --ensemble's: "
+                            "give one of them.")
         if self.unlabeled and self.encoder:
             raise UserError("--unlabeled pretrains an encoder and --encoder starts from a pretrained one: give one.")
         require_fraction(self, "validation_fraction", "test_fraction", "dropout", "pretrain_dropout", "tail_fraction")
@@ -200,34 +207,45 @@ def train(cfg):
     val_ds = make_dataset(splits.validation, vectorizer, cfg, training=False,
                           weights=weights and weights["validation"])
 
-    # Model from the zoo: embedding -> (Bi)RNN stack -> one logit.
+    # Model from the zoo: embedding -> (Bi)RNN stack -> one logit; with --ensemble, several side by side whose
+    # logits are averaged.
     with run.scope():
-        model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(),
-                          embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers,
-                          bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
-                          num_outputs=1)
+        members = [zoo.build("many_to_one", name=f"member_{i}" if cfg.ensemble > 1 else "many_to_one",
+                             input="tokens", vocab_size=vectorizer.vocabulary_size(), embedding_dim=cfg.embedding_dim,
+                             cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers,
+                             bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling, num_outputs=1)
+                   for i in range(cfg.ensemble)]
+        for member in members:
+            if encoder:
+                copied = start_from(member, encoder, cfg.encoder or "the pretrained encoder")
+            if vectors:
+                start_embedding(member, vectors)
         if encoder:
-            copied = start_from(model, encoder, cfg.encoder or "the pretrained encoder")
             print(f"the classifier starts from the pretrained encoder: {', '.join(copied)}")
-        if vectors:
-            start_embedding(model, vectors)
+        model, together = zoo.ensemble(members)  # `together`: every member's logit, each trained on its own loss
         optimizer = zoo.FusedAdam(cfg.learning_rate)
         if encoder and cfg.fine_tuning == "ulmfit":
             optimizer = ulmfit_optimizer(model, learning_rate=cfg.learning_rate, epochs=cfg.epochs,
                                          steps_per_epoch=count_batches(train_ds))
-        # What trains: the model itself, or a copy sharing its weights whose LSTMs run the fused kernel
-        trainer = zoo.fuse_lstms(model) if run.trains_cpu_fast_path(cfg.fused_lstm) else model
+        # What trains: the members, or a copy sharing their weights whose LSTMs run the fused kernel
+        fast = run.trains_cpu_fast_path(cfg.fused_lstm)
+        trainer = zoo.fuse_lstms(together) if fast else together
         trainer.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
                         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
                         jit_compile=cfg.xla)
+    if cfg.ensemble > 1:  # every member's logit is scored against the label
+        train_ds, val_ds = (each_member(dataset, cfg.ensemble) for dataset in (train_ds, val_ds))
     trained = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train[0]))
     if not run.is_chief:
         return run.worker_result()
-    model = model if trained is trainer else trained  # the plain Keras model is what is saved and exported
+    if trained is not trainer:  # a distributed run's one-device copy: its members are what the export holds
+        model = trained if cfg.ensemble == 1 else zoo.ensemble([trained.get_layer(m.name) for m in members])[0]
 
-    # Evaluate once on the test split.
-    y_true, y_prob = _predict(trained, make_dataset(splits.test, vectorizer, cfg, training=False))
-    val_true, val_prob = _predict(trained, val_ds)
+    # Evaluate once on the test split: the plain Keras model is what is saved and exported; it scores on the fused
+    # kernel where it trained on it.
+    scorer = zoo.fuse_lstms(model) if fast else model
+    y_true, y_prob = _predict(scorer, make_dataset(splits.test, vectorizer, cfg, training=False))
+    val_true, val_prob = _predict(scorer, make_dataset(splits.validation, vectorizer, cfg, training=False))
     test, validation = binary_metrics(y_true, y_prob), binary_metrics(val_true, val_prob)
     plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
                    f"test split{run.marker}")
@@ -244,6 +262,13 @@ def train(cfg):
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
                  f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test),
                  f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)"])
+
+
+def each_member(dataset, members):
+    """(ids, label[, weight]) batches with each label repeated for every member of an ensemble: [batch, members]."""
+    import tensorflow as tf
+
+    return dataset.map(lambda ids, labels, *weights: (ids, tf.tile(labels[:, None], [1, members]), *weights))
 
 
 def _unlabeled_texts(cfg):

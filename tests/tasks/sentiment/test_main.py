@@ -65,6 +65,22 @@ def test_next_run_exports_the_next_version_and_same_seed_gives_same_result(train
     assert again["test"] == first["test"]
 
 
+def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path):
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--ensemble", "2", "--epochs", "1")
+    export = Path(metrics["export"])
+    probability = tf.saved_model.load(str(export)).signatures["serving_default"](text=tf.constant(TEXTS))[
+        "probability"].numpy()
+    model = keras.models.load_model(export / "assets.extra" / "model.keras")
+    np.testing.assert_allclose(probability, model(tf.constant(TEXTS)).numpy()[:, 0], atol=1e-5)
+    # model.keras: strings -> ids -> the ensemble (two networks, their logits averaged) -> sigmoid
+    ids = keras.Model(model.input, model.get_layer("first_steps").output)(tf.constant(TEXTS))
+    members = [model.get_layer("ensemble").get_layer(f"member_{i}") for i in range(2)]
+    logits = [member(ids).numpy()[:, 0] for member in members]
+    assert not np.allclose(*logits, atol=1e-3)  # started from different weights
+    np.testing.assert_allclose(probability, tf.sigmoid((logits[0] + logits[1]) / 2).numpy(), atol=1e-5)
+    assert metrics["test"]["examples"] == 600 and 0 <= metrics["test"]["accuracy"] <= 1
+
+
 def test_evaluate_and_predict_commands(trained, tmp_path, capsys, monkeypatch):
     _, metrics = trained
     data = tmp_path / "labelled.tsv"
@@ -147,6 +163,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
     (["--units", "0"], "--units must be positive"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["--tail-fraction", "1"], "--tail-fraction must be in [0, 1)"),
+    (["--ensemble", "2", "--fine-tuning", "ulmfit"], "--fine-tuning ulmfit unfreezes one network's layers"),
     (["predict"], "the following arguments are required: --model"),
 ])
 def test_bad_flags_get_one_line(argv, message, capsys):
