@@ -59,9 +59,11 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     units: int = flag(64, "units per direction and layer")
     embedding_dim: int = flag(64, "width of the word embedding")
     dropout: float = flag(0.5, "dropout on each recurrent layer's inputs")
+    # Measured (README): three networks scored 0.902 on IMDB's film-grouped test where one scored 0.889-0.901, and
+    # SST-2 0.860-0.864 where one scored 0.852-0.860: a steadier figure more than a higher one, for 2-3x the time.
     ensemble: int = flag(1, "networks of this design trained side by side from different random weights; the "
-                            "export answers their mean (each one's cost: training and serving take this many times "
-                            "as long)")
+                            "export answers the mean of their logits (training and serving do this many networks' "
+                            "work)")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words, or concat: the three side by side (ULMFiT)",
                         choices=("last", "mean", "max", "concat"))
