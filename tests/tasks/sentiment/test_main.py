@@ -81,6 +81,23 @@ def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path
     assert metrics["test"]["examples"] == 600 and 0 <= metrics["test"]["accuracy"] <= 1
 
 
+def test_a_slanted_schedule_rises_to_the_learning_rate_and_ends_at_a_32nd_of_it(tmp_path, monkeypatch):
+    made = []
+
+    class Recorded(zoo.FusedAdam):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(zoo, "FusedAdam", Recorded)
+    run_recipe(tmp_path, "--dataset", "offline", "--schedule", "slanted", "--learning-rate", "0.004", "--patience", "5")
+    (optimizer,) = made
+    schedule = optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.004 / 32) and schedule.peak == 0.004
+    assert int(optimizer.iterations) == schedule.total_steps  # every epoch ran: the schedule spans them exactly
+    assert float(optimizer.learning_rate) == pytest.approx(0.004 / 32)
+
+
 def test_evaluate_and_predict_commands(trained, tmp_path, capsys, monkeypatch):
     _, metrics = trained
     data = tmp_path / "labelled.tsv"
@@ -177,10 +194,10 @@ def test_a_preset_sets_defaults_and_flags_given_beside_it_win():
     def config(*argv):
         return dispatch(list(argv), parser(), {}, Config, train=lambda cfg: cfg)
 
-    assert config().max_length == 400 and config().preset is None
-    assert config("--preset", "imdb").max_length == 800
-    assert config("--preset", "imdb", "--max-length", "300").max_length == 300
-    assert config("--max-length", "300", "--preset", "imdb").max_length == 300
+    assert config().schedule == "constant" and config().learning_rate == 1e-3 and config().preset is None
+    assert (config("--preset", "imdb").schedule, config("--preset", "imdb").learning_rate) == ("slanted", 2e-3)
+    assert config("--preset", "imdb", "--learning-rate", "0.003").learning_rate == 0.003
+    assert config("--learning-rate", "0.003", "--preset", "imdb").learning_rate == 0.003
     assert config("--preset", "imdb", "--units", "32").units == 32
 
 
