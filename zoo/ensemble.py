@@ -1,7 +1,8 @@
 """Ensembles: several networks of one design, started from different random weights, answering together.
 
-Averaging independently trained networks is the oldest reliable gain in held-out accuracy (each one's errors are
-partly its own); the price is their number times the cost of one, in training and in serving.
+Each network's errors are partly its own, so their mean answers more steadily than any one of them: on IMDB three
+sentiment networks scored 0.902 where one scored 0.889 to 0.901 (README, Results). The price is their number times
+one network's work, in training and in serving.
 """
 
 import keras

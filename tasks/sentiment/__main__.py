@@ -132,9 +132,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
         if self.vocab_size == 0:
             self.vocab_size = 40000 if self.unlabeled and self.pretrain == "word-vectors" else 20000
         require_positive(self, "vocab_size", "max_length", "bucket_step", "ensemble", "num_layers", "units",
-                         "embedding_dim",
-                         "word_vector_scale", "epochs", "batch_size", "pretrain_epochs", "pretrain_length",
-                         "pretrain_learning_rate")
+                         "embedding_dim", "word_vector_scale", "epochs", "batch_size", "pretrain_epochs",
+                         "pretrain_length", "pretrain_learning_rate")
         for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax")):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative (0: {zero}); got "
@@ -147,7 +146,6 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
         require_fraction(self, "validation_fraction", "test_fraction", "dropout", "pretrain_dropout", "tail_fraction")
         if self.vocab_size < 3:
             raise UserError("--vocab-size must be at least 3 (padding, out-of-vocabulary and one word).")
-
 
     @property
     def tail(self):
