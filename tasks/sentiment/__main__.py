@@ -228,22 +228,24 @@ def train(cfg):
         if encoder:
             print(f"the classifier starts from the pretrained encoder: {', '.join(copied)}")
         model, together = zoo.ensemble(members)  # `together`: every member's logit, each trained on its own loss
-        rate = cfg.learning_rate
-        if cfg.schedule == "slanted":
-            rate = SlantedTriangular(cfg.learning_rate, total_steps=cfg.epochs * count_batches(train_ds))
-        optimizer = zoo.FusedAdam(rate)
-        if encoder and cfg.fine_tuning == "ulmfit":
+        if encoder and cfg.fine_tuning == "ulmfit":  # its own slanted schedule, per layer group
             optimizer = ulmfit_optimizer(model, learning_rate=cfg.learning_rate, epochs=cfg.epochs,
                                          steps_per_epoch=count_batches(train_ds))
+        elif cfg.schedule == "slanted":
+            optimizer = zoo.FusedAdam(SlantedTriangular(cfg.learning_rate,
+                                                        total_steps=cfg.epochs * count_batches(train_ds)))
+        else:
+            optimizer = zoo.FusedAdam(cfg.learning_rate)
         # What trains: the members, or a copy sharing their weights whose LSTMs run the fused kernel
         fast = run.trains_cpu_fast_path(cfg.fused_lstm)
         trainer = zoo.fuse_lstms(together) if fast else together
         trainer.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
                         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
                         jit_compile=cfg.xla)
-    if cfg.ensemble > 1:  # every member's logit is scored against the label
-        train_ds, val_ds = (each_member(dataset, cfg.ensemble) for dataset in (train_ds, val_ds))
-    trained = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(splits.train[0]))
+    # With --ensemble, every member's logit is scored against the label
+    fit_train, fit_val = (each_member(dataset, cfg.ensemble) for dataset in (train_ds, val_ds)) \
+        if cfg.ensemble > 1 else (train_ds, val_ds)
+    trained = run.fit(trainer, fit_train, validation_data=fit_val, samples_per_epoch=len(splits.train[0]))
     if not run.is_chief:
         return run.worker_result()
     if trained is not trainer:  # a distributed run's one-device copy: its members are what the export holds
@@ -253,7 +255,7 @@ def train(cfg):
     # kernel where it trained on it.
     scorer = zoo.fuse_lstms(model) if fast else model
     y_true, y_prob = _predict(scorer, make_dataset(splits.test, vectorizer, cfg, training=False))
-    val_true, val_prob = _predict(scorer, make_dataset(splits.validation, vectorizer, cfg, training=False))
+    val_true, val_prob = _predict(scorer, val_ds)
     test, validation = binary_metrics(y_true, y_prob), binary_metrics(val_true, val_prob)
     plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
                    f"test split{run.marker}")
