@@ -66,6 +66,12 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     ensemble: int = flag(1, "networks of this design trained side by side from different random weights; the "
                             "export answers the mean of their logits (training and serving do this many networks' "
                             "work)")
+    # Measured (README): NB-LR over 1..3-grams alone scored 0.920 / 0.899 on IMDB's film-grouped test splits where
+    # the network alone scored 0.905 / 0.891, and blended with the network it lifted SST-2 too.
+    ngrams: int = flag(3, "blend the network with a linear model over the 1..N-grams each text contains (NB-LR, "
+                          "Wang & Manning 2012), fitted after the network in seconds; 0: the network alone")
+    ngram_vocab_size: int = flag(400000, "the n-gram model's vocabulary: the most frequent n-grams of the training "
+                                         "texts")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words, or concat: the three side by side (ULMFiT)",
                         choices=("last", "mean", "max", "concat"))
@@ -131,10 +137,11 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     def __post_init__(self):
         if self.vocab_size == 0:
             self.vocab_size = 40000 if self.unlabeled and self.pretrain == "word-vectors" else 20000
-        require_positive(self, "vocab_size", "max_length", "bucket_step", "ensemble", "num_layers", "units",
-                         "embedding_dim", "word_vector_scale", "epochs", "batch_size", "pretrain_epochs",
-                         "pretrain_length", "pretrain_learning_rate")
-        for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax")):
+        require_positive(self, "vocab_size", "ngram_vocab_size", "max_length", "bucket_step", "ensemble",
+                         "num_layers", "units", "embedding_dim", "word_vector_scale", "epochs", "batch_size",
+                         "pretrain_epochs", "pretrain_length", "pretrain_learning_rate")
+        for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax"),
+                           ("ngrams", "the network alone")):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative (0: {zero}); got "
                                 f"{getattr(self, name)}.")
@@ -146,6 +153,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
         require_fraction(self, "validation_fraction", "test_fraction", "dropout", "pretrain_dropout", "tail_fraction")
         if self.vocab_size < 3:
             raise UserError("--vocab-size must be at least 3 (padding, out-of-vocabulary and one word).")
+        if self.ngram_vocab_size < 2:
+            raise UserError("--ngram-vocab-size must be at least 2 (unknown n-grams and one n-gram).")
 
     @property
     def tail(self):
@@ -161,7 +170,9 @@ def train(cfg):
     run = Run("sentiment", cfg, unit="reviews")
 
     import keras
+    import numpy as np
     import tensorflow as tf
+    from scipy.special import expit
 
     import zoo
     from tasks.common.fine_tuning import SlantedTriangular, ulmfit_optimizer
@@ -169,6 +180,7 @@ def train(cfg):
     from tasks.common.text import read_vocabulary, write_vocabulary
     from tasks.common.training import class_weights, count_batches
     from tasks.sentiment.data import LABEL_NAMES, load_splits, make_dataset, make_vectorizer
+    from tasks.sentiment.ngrams import ngram_member
     from tasks.sentiment.pretraining import (
         ENCODER,
         load_encoder,
@@ -252,26 +264,37 @@ def train(cfg):
         model = trained if cfg.ensemble == 1 else zoo.ensemble([trained.get_layer(m.name) for m in members])[0]
 
     # Evaluate once on the test split: the plain Keras model is what is saved and exported; it scores on the fused
-    # kernel where it trained on it.
+    # kernel where it trained on it. With --ngrams, the n-gram model fits on the training texts and the blend of the
+    # two on validation's.
     scorer = zoo.fuse_lstms(model) if fast else model
-    y_true, y_prob = _predict(scorer, make_dataset(splits.test, vectorizer, cfg, training=False))
-    val_true, val_prob = _predict(scorer, val_ds)
-    test, validation = binary_metrics(y_true, y_prob), binary_metrics(val_true, val_prob)
+    logits = {name: _logits(scorer, texts, vectorizer, cfg)
+              for name, (texts, _) in (("validation", splits.validation), ("test", splits.test))}
+    ngrams = alone = None
+    if cfg.ngrams:
+        ngrams, logits, alone = ngram_member(splits, logits, ngrams=cfg.ngrams, vocab_size=cfg.ngram_vocab_size,
+                                             seed=cfg.seed)
+    test, validation = (binary_metrics(np.asarray(labels).astype(int), expit(logits[name]))
+                        for name, (_, labels) in (("test", splits.test), ("validation", splits.validation)))
     plot_confusion(test["confusion_matrix"], LABEL_NAMES, run.figure("confusion_matrix.png"),
                    f"test split{run.marker}")
     encoder_source = cfg.encoder or encoder_folder
     pretraining = {"pretraining": {"encoder": str(encoder_source), **pretraining_report(encoder_source)}} \
         if encoder else {"pretraining": {"word_vectors": vectors["report"]}} if vectors else {}
+    members = [] if alone is None else [
+        f"  alone: the network {alone['test']['network']:.4f}, the {cfg.ngrams}-gram model "
+        f"{alone['test']['ngrams']:.4f} (test); validation, on which the blend was fitted: "
+        f"{alone['validation']['network']:.4f}, {alone['validation']['ngrams']:.4f}"]
     return run.finish(
-        {"test": test, "validation": validation, **pretraining},
+        {"test": test, "validation": validation, **pretraining, **({"members_alone": alone} if alone else {})},
         export=lambda folder, extras: write_export(  # the encoder travels with the export, to start other runs from
             folder, model, vectorizer, max_length=cfg.max_length, bucket_step=cfg.bucket_step, tail=cfg.tail,
-            extras={**extras, ENCODER: encoder_source} if encoder else extras),
+            ngrams=ngrams, extras={**extras, ENCODER: encoder_source} if encoder else extras),
         config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
         summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  balanced accuracy "
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
                  f"F1 {test['f1']:.4f}  ({test['examples']} reviews)", recall_line(test),
-                 f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)"])
+                 f"validation{run.marker}: accuracy {validation['accuracy']:.4f}  ({validation['examples']} reviews)",
+                 *members])
 
 
 def each_member(dataset, members):
@@ -294,19 +317,20 @@ def _unlabeled_texts(cfg):
     return read_texts(cfg.unlabeled, "--unlabeled")
 
 
-def _predict(model, dataset):
-    """(labels, probabilities) over an (ids, label[, weight]) dataset, with one traced function for every bucket
-    shape."""
+def _logits(model, texts, vectorizer, cfg):
+    """The network's logits for `texts`, in their order (the pipeline groups them by length), with one traced
+    function for every bucket shape."""
     import numpy as np
     import tensorflow as tf
 
-    step = tf.function(lambda ids: tf.sigmoid(model(ids, training=False)[:, 0]),  # one trace for every bucket shape
+    from tasks.sentiment.data import make_dataset
+
+    step = tf.function(lambda ids: model(ids, training=False)[:, 0],  # one trace for every bucket shape
                        input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    labels, probabilities = [], []
-    for ids, y, *_ in dataset:  # the validation set may carry weights
-        probabilities.append(step(ids).numpy())
-        labels.append(y.numpy())
-    return np.concatenate(labels).astype(int), np.concatenate(probabilities)
+    logits = np.zeros(len(texts), np.float32)
+    for ids, rows in make_dataset((texts, list(range(len(texts)))), vectorizer, cfg, training=False):  # rows as labels
+        logits[rows.numpy().astype(int)] = step(ids).numpy()
+    return logits
 
 
 def evaluate(args):

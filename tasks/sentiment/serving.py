@@ -22,25 +22,31 @@ from tasks.common.text import FirstSteps
 from tasks.sentiment.data import LABEL_NAMES, make_vectorizer, token_ids
 
 
-def text_model(network, vectorizer, max_length, tail=0):
+def text_model(network, vectorizer, max_length, tail=0, ngrams=None):
     """The trained network with its preprocessing inside: strings [batch] -> probability of positive [batch, 1].
     What `model.keras` holds, so `keras.models.load_model(...)(tf.constant(["a fine film"]))` needs nothing else:
-    the vocabulary and the standardization travel in the file."""
+    the vocabulary and the standardization travel in the file. `ngrams`: (n-gram model, blend) whose logit is
+    blended with the network's (`tasks.sentiment.ngrams`)."""
     words = vectorizer.get_vocabulary(include_special_tokens=False)
     text = keras.Input(shape=(), dtype="string", name="text")
     ids = make_vectorizer(len(words) + 2, words, ragged=False)(text)
     logits = network(FirstSteps(max_length, tail, name="first_steps")(ids))
+    if ngrams:
+        ngram_model, blend = ngrams
+        logits = blend(keras.layers.Concatenate(name="both_logits")([logits, ngram_model(text)]))
     return keras.Model(text, keras.layers.Activation("sigmoid", name="probability")(logits), name="sentiment")
 
 
 FAST_PATHS = ("auto", "fused", "xla", "plain")
 
 
-def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras, tail=0, fast_path="auto"):
+def write_export(directory, model, vectorizer, *, max_length, bucket_step, extras, tail=0, ngrams=None,
+                 fast_path="auto"):
     """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
     `directory/assets.extra/`, with the trained network and its preprocessing as `model.keras` (raw strings in:
     `text_model`) and the warm-up requests. Texts are cut to `max_length` tokens as in training: the first ones, or
-    with `tail` the first and last (`head_and_tail`).
+    with `tail` the first and last (`head_and_tail`). `ngrams`: (n-gram model, blend), whose logit, from the whole
+    text, is blended with the network's.
 
     How the network runs in the SavedModel (`fast_path`):
     - "fused": LSTM layers on TensorFlow's fused sequence kernel (`zoo.fuse_lstms`), on the request's own
@@ -57,15 +63,21 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)
+    for part in ngrams or ():
+        archive.track(part)
     labels = tf.constant(LABEL_NAMES)
     lengths = length_buckets(max_length, bucket_step)
     runs = zoo.fuse_lstms(model) if fast_path == "fused" else model
-    network = tf.function(lambda ids: tf.sigmoid(runs(ids, training=False)[:, 0]), jit_compile=fast_path == "xla")
+    network = tf.function(lambda ids: runs(ids, training=False)[:, 0], jit_compile=fast_path == "xla")  # logits
     predict = {"fused": lambda ids: predict_by_length(network, ids),
                "xla": lambda ids: predict_in_buckets(network, ids, lengths), "plain": network}[fast_path]
 
     def serve(text):
-        probability = predict(token_ids(vectorizer, text, max_length, tail))
+        logits = predict(token_ids(vectorizer, text, max_length, tail))
+        if ngrams:
+            ngram_model, blend = ngrams
+            logits = blend(tf.stack([logits, ngram_model(text)[:, 0]], axis=1))[:, 0]
+        probability = tf.sigmoid(logits)
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
     archive.add_endpoint("serving_default", serve,
@@ -73,7 +85,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
-    text_model(model, vectorizer, max_length, tail).save(extra / "model.keras")
+    text_model(model, vectorizer, max_length, tail, ngrams).save(extra / "model.keras")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
     # XLA compiles each (length, batch) shape; the other paths run any shape, and their warm-up only does the
     # session's first-run work (graph optimization) before the first client comes
