@@ -11,6 +11,9 @@ load) and called through their signature with raw strings. ONNX Runtime runs the
 op, PyTorch with `nn.LSTM` in inference mode; both get ids from a Python tokenizer with the export's vocabulary
 (its time included), as their users would. Every contender answers the same real IMDB reviews, one at a time
 (p50/p99 latency) and 64 at a time (reviews/s); the last column checks that it computes what the export computes.
+The recipe's default export adds the n-gram member (`--ngrams 3`, `tasks/sentiment/ngrams.py`, fitted here on the
+vocabulary's reviews): its row shows what reading every review's n-grams and blending costs on top of the network
+(its answers differ from the network's alone by design, so its difference column is empty).
 A second table gives each contender's p50 per call for mid-sized requests (`--batches`, the sizes a server's
 batcher hands the model under moderate load).
 """
@@ -32,7 +35,7 @@ import tensorflow as tf  # noqa: E402
 import zoo  # noqa: E402
 from tasks.common.tables import read_labelled_texts  # noqa: E402
 from tasks.sentiment.__main__ import Config  # noqa: E402
-from tasks.sentiment.data import make_vectorizer  # noqa: E402
+from tasks.sentiment.data import make_vectorizer, parse_labels  # noqa: E402
 from tasks.sentiment.serving import write_export  # noqa: E402
 from tasks.serve.loading import load_version  # noqa: E402
 
@@ -58,14 +61,25 @@ class PythonTokenizer:
         return ids
 
 
-def export_contender(model, vectorizer, folder, fast_path):
+def export_contender(model, vectorizer, folder, fast_path, ngrams=None):
     write_export(folder, model, vectorizer, max_length=Config.max_length, bucket_step=Config.bucket_step,
-                 extras={}, fast_path=fast_path)
+                 extras={}, fast_path=fast_path, ngrams=ngrams)
     started = time.perf_counter()
     loaded = load_version(folder, 1)  # runs the warm-up records, as TF Serving does
     load_seconds = time.perf_counter() - started
     return load_seconds, lambda texts: loaded.run("serving_default", {"text": np.array(texts, dtype=object)})[
         "probability"]
+
+
+def ngram_member_for_latency(model, tokenizer, texts, labels):
+    """(n-gram model, blend) as the recipe fits them, on `texts`; the blend on the untrained network's logits (its
+    weights do not change the cost)."""
+    from tasks.sentiment.ngrams import fit_blend, fit_ngram_model, ngram_logits
+
+    ngram_model = fit_ngram_model(texts, labels, ngrams=Config.ngrams, vocab_size=Config.ngram_vocab_size)
+    few = slice(0, 256)
+    network = np.concatenate([model(tokenizer(texts[i:i + 64])).numpy()[:, 0] for i in range(0, 256, 64)])
+    return ngram_model, fit_blend(network, ngram_logits(ngram_model, texts[few]), np.asarray(labels[few]))
 
 
 def onnx_contender(model, tokenizer):
@@ -133,7 +147,8 @@ def main():
     batches = [int(size) for size in args.batches.split(",") if size]
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: pass --data with a TSV of reviews (e.g. the shared IMDB train.tsv).")
-    texts, _ = read_labelled_texts(args.data)
+    texts, labels = read_labelled_texts(args.data)
+    labels = parse_labels(labels, args.data)
     vectorizer = make_vectorizer(Config.vocab_size)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts[:args.samples]).batch(1024))
     vectorizer(tf.constant(["built"]))  # an export tracks built layers only
@@ -142,6 +157,7 @@ def main():
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
                       cell=Config.cell, bidirectional=Config.bidirectional, units=Config.units,
                       num_layers=Config.num_layers, embedding_dim=Config.embedding_dim, pooling=Config.pooling)
+    ngrams = ngram_member_for_latency(model, tokenizer, texts[:args.samples], labels[:args.samples])
     words = [min(len(tokenizer([r])[0]), Config.max_length) for r in reviews]
     print(f"{len(reviews)} IMDB reviews, {np.mean(words):.0f} tokens on average (cut at {Config.max_length}), "
           f"batch {args.batch}, {os.cpu_count()} CPUs, TF {tf.__version__}")
@@ -149,6 +165,8 @@ def main():
         contenders = {
             "export, fused LSTM kernel (served)": lambda: export_contender(model, vectorizer, Path(tmp) / "fused",
                                                                            "fused"),
+            "export + the n-gram member (the recipe's default)": lambda: export_contender(
+                model, vectorizer, Path(tmp) / "ngrams", "fused", ngrams),
             "export, XLA over length buckets (earlier)": lambda: export_contender(model, vectorizer,
                                                                                   Path(tmp) / "xla", "xla"),
             "export, plain Keras loop": lambda: export_contender(model, vectorizer, Path(tmp) / "plain", "plain"),
@@ -161,8 +179,8 @@ def main():
             answers = np.concatenate([predict(reviews[i:i + 64]) for i in range(0, len(reviews), 64)])
             reference = answers if reference is None else reference
             p50, p99, rate = measure(predict, reviews, args.batch)
-            rows.append((name, load_seconds, p50, p99, rate, float(np.max(np.abs(answers - reference))),
-                         mid_sized(predict, reviews, batches)))
+            difference = "" if "n-gram" in name else f"{np.max(np.abs(answers - reference)):.1e}"
+            rows.append((name, load_seconds, p50, p99, rate, difference, mid_sized(predict, reviews, batches)))
             print(f"  {name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rate:.0f} reviews/s", flush=True)
     onnx = next(r for r in rows if r[0].startswith("ONNX"))
     print(f"\n| contender | load s | batch 1 p50 ms | p99 ms | batch {args.batch} reviews/s | p50 vs ONNX Runtime | "
@@ -170,7 +188,7 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, load_seconds, p50, p99, rate, difference, _ in rows:
         print(f"| {name} | {load_seconds:.1f} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {p50 / onnx[2]:.2f}x | "
-              f"{rate / onnx[4]:.2f}x | {difference:.1e} |")
+              f"{rate / onnx[4]:.2f}x | {difference} |")
     print("\n| contender | " + " | ".join(f"batch {size} p50 ms (vs ONNX Runtime)" for size in batches) + " |")
     print("|---|" + "---:|" * len(batches))
     for name, *_, medians in rows:
