@@ -149,7 +149,7 @@ def main():
         raise SystemExit(f"{args.data} not found: pass --data with a TSV of reviews (e.g. the shared IMDB train.tsv).")
     texts, labels = read_labelled_texts(args.data)
     labels = parse_labels(labels, args.data)
-    vectorizer = make_vectorizer(Config.vocab_size)
+    vectorizer = make_vectorizer(Config().vocab_size)  # the default without --unlabeled (set on construction)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts[:args.samples]).batch(1024))
     vectorizer(tf.constant(["built"]))  # an export tracks built layers only
     reviews = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[:args.reviews]]
