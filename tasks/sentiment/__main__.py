@@ -211,6 +211,9 @@ def train(cfg):
     else:
         vectorizer = make_vectorizer(cfg.vocab_size)
         vectorizer.adapt(tf.data.Dataset.from_tensor_slices([*splits.train[0], *unlabeled]).batch(1024))
+        if vectorizer.vocabulary_size() <= 2:  # padding and out-of-vocabulary alone: a lookup table of nothing
+            raise UserError("the training texts hold no words (letters or digits) to learn from; check that the "
+                            "text column of --data holds the texts.")
         if unlabeled and cfg.pretrain == "language-model":
             # The task's own texts first: a --pretrain-tokens cap keeps them.
             encoder, report = pretrain(cfg, [*splits.train[0], *unlabeled], vectorizer)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.common.cli import UserError
 from tasks.sentiment.data import standardize
 
 REGULARIZATION = 1.0  # liblinear's C: 0.3 and 1.0 scored alike on IMDB's film-grouped validation (0.898, 0.899)
@@ -50,6 +51,9 @@ def fit_ngram_model(texts, labels, *, ngrams, vocab_size, seed=0):
 
     vectorizer = ngram_vectorizer(ngrams, vocab_size)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
+    if vectorizer.vocabulary_size() < 2:  # the unknown n-gram alone: a lookup table of nothing
+        raise UserError("the training texts hold no words for the n-gram model; --ngrams 0 trains the network "
+                        "alone.")
     features, labels = ngram_matrix(vectorizer, texts), np.asarray(labels)
     ratio = naive_bayes_ratio(features, labels)
     fitted = LogisticRegression(C=REGULARIZATION, solver="liblinear", dual=True, max_iter=2000, random_state=seed)

@@ -187,6 +187,12 @@ def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
     assert message in user_error(main, ["--data", str(path), "--run-dir", str(tmp_path / "run"), *TINY], capsys)
 
 
+def test_texts_without_a_word_get_one_clear_error(tmp_path, capsys):
+    path = write(tmp_path / "data.tsv", "text\tlabel\n" + "!!!\t1\n... ?\t0\n" * 20)
+    argv = ["--data", str(path), "--group-by", "none", "--run-dir", str(tmp_path / "run"), *TINY]
+    assert "the training texts hold no words" in user_error(main, argv, capsys)
+
+
 def test_export_folder_that_is_not_a_saved_model(tmp_path, capsys):
     assert "is not a SavedModel folder" in user_error(main, ["predict", "--model", str(tmp_path), "hello"], capsys)
 
