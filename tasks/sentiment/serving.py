@@ -25,15 +25,15 @@ from tasks.sentiment.data import LABEL_NAMES, make_vectorizer, token_ids
 def text_model(network, vectorizer, max_length, tail=0, ngrams=None):
     """The trained network with its preprocessing inside: strings [batch] -> probability of positive [batch, 1].
     What `model.keras` holds, so `keras.models.load_model(...)(tf.constant(["a fine film"]))` needs nothing else:
-    the vocabulary and the standardization travel in the file. `ngrams`: (n-gram model, blend) whose logit is
-    blended with the network's (`tasks.sentiment.ngrams`)."""
+    the vocabulary and the standardization travel in the file. `ngrams`: ([n-gram models], blend) whose logits
+    are blended with the network's (`tasks.sentiment.ngrams`)."""
     words = vectorizer.get_vocabulary(include_special_tokens=False)
     text = keras.Input(shape=(), dtype="string", name="text")
     ids = make_vectorizer(len(words) + 2, words, ragged=False)(text)
     logits = network(FirstSteps(max_length, tail, name="first_steps")(ids))
     if ngrams:
-        ngram_model, blend = ngrams
-        logits = blend(keras.layers.Concatenate(name="both_logits")([logits, ngram_model(text)]))
+        ngram_models, blend = ngrams
+        logits = blend(keras.layers.Concatenate(name="member_logits")([logits, *(m(text) for m in ngram_models)]))
     return keras.Model(text, keras.layers.Activation("sigmoid", name="probability")(logits), name="sentiment")
 
 
@@ -45,8 +45,8 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     """Write the SavedModel into `directory`, and `extras` ({file name: dict, or a path to copy}) into
     `directory/assets.extra/`, with the trained network and its preprocessing as `model.keras` (raw strings in:
     `text_model`) and the warm-up requests. Texts are cut to `max_length` tokens as in training: the first ones, or
-    with `tail` the first and last (`head_and_tail`). `ngrams`: (n-gram model, blend), whose logit, from the whole
-    text, is blended with the network's.
+    with `tail` the first and last (`head_and_tail`). `ngrams`: ([n-gram models], blend), whose logits, from the
+    whole text, are blended with the network's.
 
     How the network runs in the SavedModel (`fast_path`):
     - "fused": LSTM layers on TensorFlow's fused sequence kernel (`zoo.fuse_lstms`), on the request's own
@@ -63,7 +63,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)
-    for part in ngrams or ():
+    for part in [*ngrams[0], ngrams[1]] if ngrams else ():
         archive.track(part)
     labels = tf.constant(LABEL_NAMES)
     lengths = length_buckets(max_length, bucket_step)
@@ -75,8 +75,8 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     def serve(text):
         logits = predict(token_ids(vectorizer, text, max_length, tail))
         if ngrams:
-            ngram_model, blend = ngrams
-            logits = blend(tf.stack([logits, ngram_model(text)[:, 0]], axis=1))[:, 0]
+            ngram_models, blend = ngrams
+            logits = blend(tf.stack([logits, *(m(text)[:, 0] for m in ngram_models)], axis=1))[:, 0]
         probability = tf.sigmoid(logits)
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 

@@ -58,31 +58,38 @@ def test_export_takes_raw_strings_and_matches_the_trained_model(trained):
     np.testing.assert_allclose(probability, expected, atol=1e-5)
 
 
-def test_the_ngram_model_reads_the_whole_text_and_is_blended_with_the_network_as_metrics_say(trained):
+def test_the_ngram_models_read_the_whole_text_and_are_blended_with_the_network_as_metrics_say(trained):
     _, metrics = trained
     export = Path(metrics["export"])
     probability = tf.saved_model.load(str(export)).signatures["serving_default"](text=tf.constant(TEXTS))[
         "probability"].numpy()
-    # model.keras: the network's logit and the n-gram model's, blended by a Dense layer fitted on validation
+    # model.keras: the network's logit and the n-gram models' (words, word pieces), blended by a Dense layer fitted
+    # on validation
     model = keras.models.load_model(export / "assets.extra" / "model.keras")
     ids = keras.Model(model.input, model.get_layer("first_steps").output)(tf.constant(TEXTS))
-    network_logit = model.get_layer("many_to_one")(ids).numpy()
-    ngram_model = model.get_layer("ngram_model")
-    ngram_logit = ngram_model(tf.constant(TEXTS)).numpy()
+    members = [model.get_layer(name) for name in ("words_ngram_model", "characters_ngram_model")]
+    logits = [model.get_layer("many_to_one")(ids).numpy(), *(member(tf.constant(TEXTS)).numpy() for member in members)]
     kernel, bias = model.get_layer("blend").get_weights()
-    expected = tf.sigmoid(np.concatenate([network_logit, ngram_logit], axis=1) @ kernel + bias).numpy()[:, 0]
+    expected = tf.sigmoid(np.concatenate(logits, axis=1) @ kernel + bias).numpy()[:, 0]
     np.testing.assert_allclose(probability, expected, atol=1e-5)
-    assert kernel[1, 0] > 0  # on the offline set the n-gram model alone scores far above chance (below)
-    # Unlike the network (cut to --max-length 30 tokens), it reads every word: a verdict after 60 words counts
+    # Unlike the network (cut to --max-length 30 tokens), they read every word: a verdict after 60 words counts
     filler = "the film is a film " * 12
-    verdicts = ngram_model(tf.constant([filler + "wonderful superb", filler + "awful boring"])).numpy()[:, 0]
-    assert verdicts[0] > verdicts[1]
+    for member in members:
+        verdicts = member(tf.constant([filler + "wonderful superb", filler + "awful boring"])).numpy()[:, 0]
+        assert verdicts[0] > verdicts[1], member.name
     # unknown n-grams weigh nothing: only the bias is left
-    np.testing.assert_allclose(ngram_model(tf.constant(["zzzq qqqz"])).numpy()[0, 0],
-                               ngram_model.get_layer("ngram_weights").get_weights()[1][0], atol=1e-6)
+    words = members[0]
+    np.testing.assert_allclose(words(tf.constant(["zzzq qqqz"])).numpy()[0, 0],
+                               words.get_layer("words_ngram_weights").get_weights()[1][0], atol=1e-6)
     alone = metrics["members_alone"]
-    assert set(alone) == {"test", "validation"} and set(alone["test"]) == {"network", "ngrams"}
-    assert alone["test"]["ngrams"] > 0.8  # the generated reviews' words are their label
+    assert set(alone) == {"test", "validation"} and set(alone["test"]) == {"network", "words", "characters"}
+    assert alone["test"]["words"] > 0.8  # the generated reviews' words are their label
+
+
+def test_without_ngram_models_the_export_is_the_network_alone(tmp_path):
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--epochs", "1", "--ngrams", "0", "--no-char-ngrams")
+    model = keras.models.load_model(Path(metrics["export"]) / "assets.extra" / "model.keras")
+    assert "blend" not in [layer.name for layer in model.layers] and "members_alone" not in metrics
 
 
 def test_next_run_exports_the_next_version_and_same_seed_gives_same_result(trained, tmp_path):
@@ -93,7 +100,8 @@ def test_next_run_exports_the_next_version_and_same_seed_gives_same_result(train
 
 
 def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path):
-    metrics = run_recipe(tmp_path, "--dataset", "offline", "--ensemble", "2", "--epochs", "1", "--ngrams", "0")
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--ensemble", "2", "--epochs", "1", "--ngrams", "0",
+                         "--no-char-ngrams")
     export = Path(metrics["export"])
     probability = tf.saved_model.load(str(export)).signatures["serving_default"](text=tf.constant(TEXTS))[
         "probability"].numpy()
