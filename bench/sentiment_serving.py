@@ -12,9 +12,9 @@ op, PyTorch with `nn.LSTM` in inference mode; both get ids from a Python tokeniz
 (its time included), as their users would. Every contender answers the same real IMDB reviews, one at a time
 (p50/p99 latency) and 64 at a time (reviews/s); the last column checks that it computes what the export computes.
 The recipe's default export adds the n-gram members (1..3-grams of words and 2..5-character word pieces,
-`tasks/sentiment/ngrams.py`, fitted here on the vocabulary's reviews): their row shows what reading every review's
-n-grams and blending costs on top of the network (its answers differ from the network's alone by design, so its
-difference column is empty).
+`tasks/sentiment/ngrams.py`, fitted here on the vocabulary's reviews; `--preset imdb` the words alone): their rows
+show what reading every review's n-grams and blending costs on top of the network (their answers differ from the
+network's alone by design, so their difference column is empty).
 A second table gives each contender's p50 per call for mid-sized requests (`--batches`, the sizes a server's
 batcher hands the model under moderate load).
 """
@@ -72,13 +72,13 @@ def export_contender(model, vectorizer, folder, fast_path, ngrams=None):
         "probability"]
 
 
-def ngram_members_for_latency(model, tokenizer, texts, labels):
-    """([n-gram models], blend) as the recipe fits them by default, on `texts`; the blend on the untrained network's
-    logits (its weights do not change the cost)."""
+def ngram_members_for_latency(model, tokenizer, texts, labels, kinds):
+    """([n-gram models], blend) as the recipe fits them, one model per kind, on `texts`; the blend on the untrained
+    network's logits (its weights do not change the cost)."""
     from tasks.sentiment.ngrams import fit_blend, fit_ngram_model, ngram_logits
 
     models = [fit_ngram_model(texts, labels, kind, vocab_size=Config.ngram_vocab_size, ngrams=Config.ngrams)
-              for kind in ("words", "characters")]
+              for kind in kinds]
     network = np.concatenate([model(tokenizer(texts[i:i + 64])).numpy()[:, 0] for i in range(0, 256, 64)])
     logits = [network, *(ngram_logits(member, texts[:256]) for member in models)]
     return models, fit_blend(logits, np.asarray(labels[:256]))
@@ -159,7 +159,8 @@ def main():
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
                       cell=Config.cell, bidirectional=Config.bidirectional, units=Config.units,
                       num_layers=Config.num_layers, embedding_dim=Config.embedding_dim, pooling=Config.pooling)
-    ngrams = ngram_members_for_latency(model, tokenizer, texts[:args.samples], labels[:args.samples])
+    ngrams = {kinds: ngram_members_for_latency(model, tokenizer, texts[:args.samples], labels[:args.samples], kinds)
+              for kinds in (("words", "characters"), ("words",))}
     words = [min(len(tokenizer([r])[0]), Config.max_length) for r in reviews]
     print(f"{len(reviews)} IMDB reviews, {np.mean(words):.0f} tokens on average (cut at {Config.max_length}), "
           f"batch {args.batch}, {os.cpu_count()} CPUs, TF {tf.__version__}")
@@ -167,8 +168,10 @@ def main():
         contenders = {
             "export, fused LSTM kernel (served)": lambda: export_contender(model, vectorizer, Path(tmp) / "fused",
                                                                            "fused"),
-            "export + the n-gram members (the recipe's default)": lambda: export_contender(
-                model, vectorizer, Path(tmp) / "ngrams", "fused", ngrams),
+            "export + n-grams of words and word pieces (the recipe's default)": lambda: export_contender(
+                model, vectorizer, Path(tmp) / "ngrams", "fused", ngrams["words", "characters"]),
+            "export + n-grams of words (`--preset imdb`)": lambda: export_contender(
+                model, vectorizer, Path(tmp) / "words", "fused", ngrams["words",]),
             "export, XLA over length buckets (earlier)": lambda: export_contender(model, vectorizer,
                                                                                   Path(tmp) / "xla", "xla"),
             "export, plain Keras loop": lambda: export_contender(model, vectorizer, Path(tmp) / "plain", "plain"),

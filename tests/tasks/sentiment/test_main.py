@@ -240,6 +240,8 @@ def test_a_preset_sets_defaults_and_flags_given_beside_it_win():
     assert config("--preset", "imdb", "--learning-rate", "0.003").learning_rate == 0.003
     assert config("--learning-rate", "0.003", "--preset", "imdb").learning_rate == 0.003
     assert config("--preset", "imdb", "--units", "32").units == 32
+    assert config().char_ngrams and not config("--preset", "imdb").char_ngrams
+    assert config("--preset", "imdb", "--char-ngrams").char_ngrams  # a boolean flag given beside it wins too
 
 
 def test_an_unknown_preset_is_one_error(capsys):
