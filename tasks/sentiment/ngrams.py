@@ -6,8 +6,8 @@ then a logistic regression. It is the strong linear baseline of the sentiment li
 1..3-grams of words is stronger than this machine's recurrent network alone: 0.921 and 0.900 on two film-grouped
 test splits against the network's 0.904 and 0.891 (README, Results); it reads every word of a review, where the
 network reads 400 of them, and it fits in about 30 s. The one over 2..5 characters of each word (sklearn's
-`char_wb`) reads spelling: on SST-2's short phrases it added 0.7-1.1 points to the blend of the network and the
-word n-grams, on IMDB nothing.
+`char_wb`) reads spelling: on SST-2's short phrases it added 0.8 points to the blend of the network and the word
+n-grams (0.863 -> 0.871), on IMDB 0.0-0.2.
 
 Everything lives in ordinary Keras layers, so `model.keras` and the SavedModel carry it: per member a
 TextVectorization (sparse multi-hot) and a Dense layer holding the NB-scaled weights; the blend is one more Dense
@@ -22,9 +22,7 @@ from tasks.common.cli import UserError
 from tasks.sentiment.data import standardize
 
 REGULARIZATION = 1.0  # liblinear's C: 0.3 and 1.0 scored alike on IMDB's film-grouped validation (0.898, 0.899)
-
-
-CHARACTER_WIDTHS = (2, 3, 4, 5)
+CHARACTER_WIDTHS = (2, 3, 4, 5)  # sklearn's char_wb (2, 5), the range the SST-2 measurement used
 
 
 @keras.saving.register_keras_serializable(package="tasks.sentiment")
