@@ -13,7 +13,8 @@ from tasks.common.fine_tuning import DiscriminativeAdam, SlantedTriangular
 from tasks.common.text import CharacterIds, FirstSteps
 from tasks.forecasting.serving import PrepareRows, ValuesFromChanges
 from tasks.sentiment.data import standardize
+from tasks.sentiment.ngrams import word_pieces
 from tasks.translation.subwords import SubwordIds
 
 __all__ = ["CharacterIds", "DiscriminativeAdam", "FirstSteps", "PrepareRows", "SlantedTriangular", "SubwordIds",
-           "ValuesFromChanges", "standardize"]
+           "ValuesFromChanges", "standardize", "word_pieces"]
