@@ -29,20 +29,10 @@ CHARACTER_WIDTHS = (2, 3, 4, 5)  # sklearn's char_wb (2, 5), the range the SST-2
 def word_pieces(text):
     """Standardized strings [batch] -> ragged [batch, pieces]: the 2..5-character n-grams of each word with a space
     on either side (" fine " gives " f", "fi", ..., "fine "), as sklearn's `char_wb` analyzer makes them."""
-    words = _distinct_words(tf.strings.split(text))  # the pieces are a set: a repeated word adds none
+    words = tf.strings.split(text)
     padded = tf.ragged.map_flat_values(lambda word: " " + word + " ", words)
     pieces = tf.strings.ngrams(tf.strings.unicode_split(padded, "UTF-8"), ngram_width=CHARACTER_WIDTHS, separator="")
     return pieces.merge_dims(1, 2)
-
-
-def _distinct_words(words):
-    """Ragged words [batch, words] -> each row's distinct words, in the order they first occur. A review repeats
-    most of its words ("the", "film"), and cutting every copy into pieces was most of the pieces' serving cost."""
-    rows = words.value_rowids()
-    distinct, first_of = tf.unique(tf.strings.join([tf.strings.as_string(rows), words.flat_values], separator=" "))
-    first = tf.math.unsorted_segment_min(tf.range(tf.size(first_of)), first_of, tf.size(distinct))
-    return tf.RaggedTensor.from_value_rowids(tf.gather(words.flat_values, first), tf.gather(rows, first),
-                                             nrows=words.nrows())
 
 
 def ngram_vectorizer(kind, vocab_size, *, ngrams=3, vocabulary=None):
