@@ -12,9 +12,9 @@ import zoo  # noqa: F401  (the networks' own layers)
 from tasks.common.fine_tuning import DiscriminativeAdam, SlantedTriangular
 from tasks.common.text import CharacterIds, FirstSteps
 from tasks.forecasting.serving import PrepareRows, ValuesFromChanges
-from tasks.sentiment.data import Standardized, standardize
+from tasks.sentiment.data import standardize
 from tasks.sentiment.ngrams import word_pieces
 from tasks.translation.subwords import SubwordIds
 
-__all__ = ["CharacterIds", "DiscriminativeAdam", "FirstSteps", "PrepareRows", "SlantedTriangular", "Standardized",
-           "SubwordIds", "ValuesFromChanges", "standardize", "word_pieces"]
+__all__ = ["CharacterIds", "DiscriminativeAdam", "FirstSteps", "PrepareRows", "SlantedTriangular", "SubwordIds",
+           "ValuesFromChanges", "standardize", "word_pieces"]

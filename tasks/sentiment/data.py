@@ -234,25 +234,12 @@ def standardize(text):
     return tf.strings.regex_replace(text, r"[^\pL\pN']+", " ")
 
 
-def make_vectorizer(vocab_size, vocabulary=None, *, ragged=True, standardized=False):
+def make_vectorizer(vocab_size, vocabulary=None, *, ragged=True):
     """A TextVectorization giving int ids (0 = padding, 1 = out-of-vocabulary): ragged for the data pipelines, dense
     (padded to the longest text of a batch) inside a model. `vocabulary`: the words, as `text.read_vocabulary`
-    gives them. `standardized`: it is given texts `standardize` has already cleaned (an export cleans a request once
-    for the network and its n-gram members)."""
-    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=None if standardized else standardize,
-                                          ragged=ragged, vocabulary=vocabulary)
-
-
-@keras.saving.register_keras_serializable(package="tasks.sentiment")
-class Standardized(keras.layers.Layer):
-    """Strings [batch] -> the same strings cleaned by `standardize`: done once in `model.keras`, for the network's
-    vectorizer and the n-gram members' alike (each cleaning its own copy cost 0.24 ms a review, bench/README.md)."""
-
-    def call(self, text):
-        return standardize(text)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    gives them."""
+    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, ragged=ragged,
+                                          vocabulary=vocabulary)
 
 
 def token_ids(vectorizer, texts, max_length, tail=0):

@@ -36,23 +36,22 @@ def word_pieces(text):
 
 
 def ngram_vectorizer(kind, vocab_size, *, ngrams=3, vocabulary=None):
-    """Standardized strings [batch] (`standardize`, as the network's words) -> a sparse [batch, vocab_size] 0/1
-    matrix: which of the vocabulary's n-grams each text contains (index 0: any unknown one). `kind`: "words"
-    (1..`ngrams` words) or "characters" (`word_pieces`)."""
+    """Strings [batch] -> a sparse [batch, vocab_size] 0/1 matrix: which of the vocabulary's n-grams each text
+    contains (index 0: any unknown one), the words standardized as the network's are. `kind`: "words" (1..`ngrams`
+    words) or "characters" (`word_pieces`)."""
     pieces = {"words": {"ngrams": ngrams}, "characters": {"split": word_pieces}}[kind]
-    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=None, output_mode="multi_hot",
+    return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, output_mode="multi_hot",
                                           sparse=True, vocabulary=vocabulary, name=f"{kind}_ngrams", **pieces)
 
 
 def ngram_matrix(vectorizer, texts, chunk=2048):
-    """A scipy CSR [len(texts), vocabulary] 0/1 matrix of `vectorizer`'s n-grams in raw `texts`, without the unknown
-    column."""
+    """A scipy CSR [len(texts), vocabulary] 0/1 matrix of `vectorizer`'s n-grams, without the unknown column."""
     from scipy import sparse
 
     size = vectorizer.vocabulary_size()
     parts = [sparse.csr_matrix((0, size), dtype=np.float32)]
     for start in range(0, len(texts), chunk):
-        found = vectorizer(standardize(tf.constant(texts[start:start + chunk], tf.string)))
+        found = vectorizer(tf.constant(texts[start:start + chunk], tf.string))
         where = found.indices.numpy()
         known = where[:, 1] > 0
         parts.append(sparse.csr_matrix((np.ones(int(known.sum()), np.float32), (where[known, 0], where[known, 1])),
@@ -61,13 +60,12 @@ def ngram_matrix(vectorizer, texts, chunk=2048):
 
 
 def fit_ngram_model(texts, labels, kind, *, vocab_size, ngrams=3, seed=0):
-    """The NB-LR model over `kind` n-grams (`ngram_vectorizer`) fitted on raw `texts` and 0/1 `labels`: a Keras
-    model named `<kind>_ngram_model`, standardized strings [batch] -> logit [batch, 1] (`ngram_logits` takes raw
-    ones)."""
+    """The NB-LR model over `kind` n-grams (`ngram_vectorizer`) fitted on `texts` and 0/1 `labels`: a Keras model
+    named `<kind>_ngram_model`, strings [batch] -> logit [batch, 1]."""
     from sklearn.linear_model import LogisticRegression
 
     vectorizer = ngram_vectorizer(kind, vocab_size, ngrams=ngrams)
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024).map(standardize))
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
     if vectorizer.vocabulary_size() < 2:  # the unknown n-gram alone: a lookup table of nothing
         raise UserError("the training texts hold no words for the n-gram models; --ngrams 0 --no-char-ngrams "
                         "trains the network alone.")
@@ -77,7 +75,7 @@ def fit_ngram_model(texts, labels, kind, *, vocab_size, ngrams=3, seed=0):
     fitted.fit(features.multiply(ratio).tocsr(), labels)
     # The scaling folded into the weights: w . (r * x) = (w * r) . x, so serving needs no ratio of its own
     kernel = (fitted.coef_[0] * ratio).astype(np.float32)[:, None]
-    text = keras.Input(shape=(), dtype="string", name="standardized_text")
+    text = keras.Input(shape=(), dtype="string", name="text")
     weights = keras.layers.Dense(1, name=f"{kind}_ngram_weights")
     model = keras.Model(text, weights(vectorizer(text)), name=f"{kind}_ngram_model")
     weights.set_weights([kernel, fitted.intercept_.astype(np.float32)])
@@ -108,9 +106,8 @@ def fit_blend(logits, labels):
 
 
 def ngram_logits(model, texts, chunk=2048):
-    """An n-gram model's logits [len(texts)] for raw `texts`, as numpy (eagerly: a lookup and a sparse product per
-    chunk)."""
-    parts = [model(standardize(tf.constant(texts[start:start + chunk], tf.string))).numpy()[:, 0]
+    """An n-gram model's logits [len(texts)] as numpy (eagerly: a lookup and a sparse product per chunk)."""
+    parts = [model(tf.constant(texts[start:start + chunk], tf.string)).numpy()[:, 0]
              for start in range(0, len(texts), chunk)]
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 

@@ -19,7 +19,7 @@ from tasks.common.serving_shapes import (
     write_warmup_requests,
 )
 from tasks.common.text import FirstSteps
-from tasks.sentiment.data import LABEL_NAMES, Standardized, make_vectorizer, standardize, token_ids
+from tasks.sentiment.data import LABEL_NAMES, make_vectorizer, token_ids
 
 
 def text_model(network, vectorizer, max_length, tail=0, ngrams=None):
@@ -29,12 +29,11 @@ def text_model(network, vectorizer, max_length, tail=0, ngrams=None):
     are blended with the network's (`tasks.sentiment.ngrams`)."""
     words = vectorizer.get_vocabulary(include_special_tokens=False)
     text = keras.Input(shape=(), dtype="string", name="text")
-    clean = Standardized(name="standardized")(text)  # once, for the network and the n-gram members alike
-    ids = make_vectorizer(len(words) + 2, words, ragged=False, standardized=True)(clean)
+    ids = make_vectorizer(len(words) + 2, words, ragged=False)(text)
     logits = network(FirstSteps(max_length, tail, name="first_steps")(ids))
     if ngrams:
         ngram_models, blend = ngrams
-        logits = blend(keras.layers.Concatenate(name="member_logits")([logits, *(m(clean) for m in ngram_models)]))
+        logits = blend(keras.layers.Concatenate(name="member_logits")([logits, *(m(text) for m in ngram_models)]))
     return keras.Model(text, keras.layers.Activation("sigmoid", name="probability")(logits), name="sentiment")
 
 
@@ -61,14 +60,9 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
         raise ValueError(f"fast_path={fast_path!r}; choose one of {', '.join(FAST_PATHS)}.")
     if fast_path == "auto":
         fast_path = "fused" if zoo.fuses_every_layer(model) else "xla"
-    # The request is cleaned once (`standardize`), for the network's words and the n-gram members alike: each
-    # vectorizer cleaning its own copy cost 0.24 ms a review (bench/README.md)
-    vocabulary = vectorizer.get_vocabulary(include_special_tokens=False)
-    words = make_vectorizer(len(vocabulary) + 2, vocabulary, standardized=True)
-    words(tf.constant([""]))  # an export tracks built layers only
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.track(words)
+    archive.track(vectorizer)
     for part in [*ngrams[0], ngrams[1]] if ngrams else ():
         archive.track(part)
     labels = tf.constant(LABEL_NAMES)
@@ -79,11 +73,10 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
                "xla": lambda ids: predict_in_buckets(network, ids, lengths), "plain": network}[fast_path]
 
     def serve(text):
-        clean = standardize(text)
-        logits = predict(token_ids(words, clean, max_length, tail))
+        logits = predict(token_ids(vectorizer, text, max_length, tail))
         if ngrams:
             ngram_models, blend = ngrams
-            logits = blend(tf.stack([logits, *(m(clean)[:, 0] for m in ngram_models)], axis=1))[:, 0]
+            logits = blend(tf.stack([logits, *(m(text)[:, 0] for m in ngram_models)], axis=1))[:, 0]
         probability = tf.sigmoid(logits)
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
