@@ -35,13 +35,13 @@ def word_pieces(text):
     return pieces.merge_dims(1, 2)
 
 
-def ngram_vectorizer(kind, vocab_size, *, ngrams=3, vocabulary=None):
+def ngram_vectorizer(kind, vocab_size, *, ngrams=3):
     """Strings [batch] -> a sparse [batch, vocab_size] 0/1 matrix: which of the vocabulary's n-grams each text
     contains (index 0: any unknown one), the words standardized as the network's are. `kind`: "words" (1..`ngrams`
     words) or "characters" (`word_pieces`)."""
     pieces = {"words": {"ngrams": ngrams}, "characters": {"split": word_pieces}}[kind]
     return keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, output_mode="multi_hot",
-                                          sparse=True, vocabulary=vocabulary, name=f"{kind}_ngrams", **pieces)
+                                          sparse=True, name=f"{kind}_ngrams", **pieces)
 
 
 def ngram_matrix(vectorizer, texts, chunk=2048):
