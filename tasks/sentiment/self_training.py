@@ -12,6 +12,8 @@ alone 0.891 -> 0.903, the word model alone 0.900 -> 0.904, their blend 0.902 -> 
 run's time (the network trains on 55,000 reviews instead of 20,000).
 """
 
+import dataclasses
+
 import numpy as np
 
 from tasks.common.cli import UserError
@@ -31,8 +33,6 @@ def pseudo_labeled(train, unlabeled, fraction, *, vocab_size, ngrams, seed=0):
 
 def grow_training_split(splits, unlabeled, fraction, *, vocab_size, ngrams, seed=0):
     """`splits` with its training split grown by `pseudo_labeled` texts, and a report of what joined it."""
-    import dataclasses
-
     texts, labels = pseudo_labeled(splits.train, unlabeled, fraction, vocab_size=vocab_size, ngrams=ngrams,
                                    seed=seed)
     report = {"added": len(texts), "of_unlabeled": len(unlabeled), "fraction": fraction,
