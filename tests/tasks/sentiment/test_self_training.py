@@ -6,8 +6,9 @@ import gzip
 import pytest
 
 from tasks.common.cli import UserError
+from tasks.sentiment.data import Splits
 from tasks.sentiment.offline import offline_reviews
-from tasks.sentiment.self_training import pseudo_labeled
+from tasks.sentiment.self_training import grow_training_split, pseudo_labeled
 from tests.tasks.cli_errors import user_error
 from tests.tasks.sentiment.conftest import run_recipe
 
@@ -24,6 +25,15 @@ def test_the_surest_unlabeled_texts_come_first_with_the_models_labels():
     assert texts[0] == "the awful plot"  # "awful" and the phrase "the awful": the surest
     assert pseudo_labeled(TRAIN, unlabeled, 0.0, vocab_size=100, ngrams=2) == ([], [])
     assert len(pseudo_labeled(TRAIN, unlabeled, 1.0, vocab_size=100, ngrams=2)[0]) == 5
+
+
+def test_an_unlabeled_text_that_is_also_held_out_never_joins_training():
+    splits = Splits(TRAIN, (["The awful  plot"], [0]), (["a wonderful cast!"], [1]), source="test")
+    unlabeled = ["the awful plot", "A wonderful cast!", "the awful cast", "the wonderful film"]
+    grown, report = grow_training_split(splits, unlabeled, 1.0, vocab_size=100, ngrams=2)
+    assert sorted(grown.train[0][len(TRAIN[0]):]) == ["the awful cast", "the wonderful film"]
+    assert report["left_out_as_held_out"] == 2 and report["added"] == 2
+    assert grown.validation == splits.validation and grown.test == splits.test
 
 
 def test_no_unlabeled_texts_is_one_clear_error():
@@ -50,14 +60,16 @@ def test_the_recipe_trains_on_the_grown_split_and_reports_it(tmp_path, capsys, m
     grown = run_recipe(tmp_path / "grown", "--dataset", "offline", "--epochs", "1", "--unlabeled", str(unlabeled),
                        "--self-train", "0.5")
     out = capsys.readouterr().out
-    assert grown["self_training"] == {"added": 150, "of_unlabeled": 300, "fraction": 0.5,
-                                      "positive": grown["self_training"]["positive"]}
+    left_out = grown["self_training"]["left_out_as_held_out"]  # generated reviews repeat: some are held-out ones
+    added = round(0.5 * (300 - left_out))
+    assert grown["self_training"] == {"added": added, "of_unlabeled": 300, "fraction": 0.5, "left_out_as_held_out":
+                                      left_out, "positive": grown["self_training"]["positive"]}
     assert 0.2 < grown["self_training"]["positive"] < 0.8  # the generated reviews are half positive
-    assert "self-training: 150 of 300 unlabeled texts" in out
+    assert f"self-training: {added} of 300 unlabeled texts" in out
     # Validation and test are the same rows either way; only training grew
     assert grown["test"]["examples"] == plain["test"]["examples"]
     assert grown["validation"]["examples"] == plain["validation"]["examples"]
-    assert trained_on[1] == trained_on[0] + 150
+    assert trained_on[1] == trained_on[0] + added
 
 
 @pytest.mark.parametrize("argv,message", [
