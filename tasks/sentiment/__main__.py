@@ -85,7 +85,7 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
                                        "--pretrain), or `tfds` for IMDB's 50,000 unlabeled reviews from "
                                        "tensorflow-datasets; the training texts are added")
     # Measured (README): on IMDB's second film-grouped split, 70% of the 50,000 unlabeled reviews took the imdb
-    # preset's blend from 0.902 to 0.911 (the network alone 0.891 -> 0.903), for five times the run's time: opt-in.
+    # preset's blend from 0.902 to 0.908 (the network alone 0.891 -> 0.899), for five times the run's time: opt-in.
     self_train: float = flag(0.0, "self-training: this fraction of the --unlabeled texts, the ones the word n-gram "
                                   "model fitted on the training split is surest of, join the training split with its "
                                   "labels (0: none; e.g. 0.7)")
