@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench.sentiment_speed import EpochClock, print_table, run_rounds, torch_available  # noqa: E402
+from tasks.common.training import ShapeSpecializedSteps  # noqa: E402
 from tasks.translation.__main__ import Config, build_model  # noqa: E402
 from tasks.translation.data import make_dataset, read_pairs  # noqa: E402
 from tasks.translation.subwords import Subwords, learn_subwords  # noqa: E402
@@ -41,13 +42,17 @@ def tokenizers(models):
     return {side: Subwords(model) for side, model in models.items()}
 
 
-def tensorflow_contender(pairs, models, args, fused):
+def tensorflow_contender(pairs, models, args, fused, shape_graphs=False):
     cfg, subwords = Config(), tokenizers(models)
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
     _, model = build_model(cfg, subwords, fused=fused)  # the recipe's, compiled as it compiles it
     clock = EpochClock()
-    model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock], shuffle=False)
+    callbacks = [clock]
+    if shape_graphs:  # as the recipe's train_model does with --shape-graphs
+        model.train_function = ShapeSpecializedSteps(model)
+        callbacks.append(model.train_function.callback())
+    model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
     return [(seconds, samples) for seconds in clock.seconds]
 
 
@@ -88,7 +93,11 @@ def main():
     if torch_available():
         runs["PyTorch 2.13, GRU encoder-decoder, exact masking"] = pytorch_contender
     runs["recipe default (GRUs on zoo.fuse_grus's loop)"] = functools.partial(tensorflow_contender, fused=True)
+    runs["fused GRUs, a graph per frequent shape (--shape-graphs)"] = functools.partial(
+        tensorflow_contender, fused=True, shape_graphs=True)
     runs["Keras's GRU layers (--no-fused-gru)"] = functools.partial(tensorflow_contender, fused=False)
+    runs["Keras's GRU layers, a graph per frequent shape"] = functools.partial(
+        tensorflow_contender, fused=False, shape_graphs=True)
     print(f"{len(pairs)} pairs, subwords {sizes['source']} + {sizes['target']}, {args.epochs} epochs "
           f"x {args.rounds} rounds, {os.cpu_count()} CPUs, TF {tf.__version__} (intra-op threads {intra}, inter-op "
           f"{inter}), Keras {keras.__version__}")

@@ -187,3 +187,10 @@ def fuses_every_layer(model):
         elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) and not can_fuse(layer):
             return False
     return True
+
+
+def runs_fused_kernel(model):
+    """Whether `model` (nested models included) holds a layer on a fused kernel: a copy made by `fuse_lstms` or
+    `zoo.fuse_grus` whose recurrent layers could be rewritten."""
+    return any(isinstance(layer, FusedWrapper) or (isinstance(layer, keras.Model) and runs_fused_kernel(layer))
+               for layer in model.layers)

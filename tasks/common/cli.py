@@ -61,12 +61,14 @@ def add_config_flags(parser, config_class):
     for field in dataclasses.fields(config_class):
         flag = "--" + field.name.replace("_", "-")
         kind = hints[field.name]
-        help_text = f"{field.metadata.get('help', '')} (default: {field.default})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
-            continue
         if typing.get_origin(kind) is typing.Union or type(kind).__name__ == "UnionType":
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        if kind is bool:  # --name / --no-name; a default of None leaves the choice to the recipe (its help says how)
+            default = "chosen per model" if field.default is None else field.default
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default,
+                                help=f"{field.metadata.get('help', '')} (default: {default})")
+            continue
+        help_text = f"{field.metadata.get('help', '')} (default: {field.default})"
         parser.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
                             help=help_text)
 

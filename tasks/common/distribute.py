@@ -39,8 +39,10 @@ class DistributionFlags:
                                  "unsteady on 2 cores, see bench/README.md)")
     intra_op_threads: int = flag(0, "threads one TensorFlow op may use (0: TensorFlow's choice, every core)")
     inter_op_threads: int = flag(0, "TensorFlow ops run at the same time (0: TensorFlow's choice)")
-    shape_graphs: bool = flag(True, "give each batch shape that recurs in the first epoch its own traced training "
-                                    "step (faster steps; about 2 s per shape in the first epoch)")
+    shape_graphs: bool | None = flag(None, "give each batch shape that recurs in the first epoch its own traced "
+                                           "training step (about 2 s per shape in the first epoch): on for Keras's "
+                                           "recurrent loops, whose steps it makes faster; off for a model on a fused "
+                                           "kernel (zoo.fuse_lstms, zoo.fuse_grus), whose steps it does not")
 
     def refuse_conflicts(self, placement):
         """A UserError for flags that cannot work where this run trains, raised before anything is created. Recipes
@@ -59,7 +61,9 @@ class Placement:
     workers: int = 1
     worker_index: int = 0
     is_chief: bool = True
-    shape_graphs: bool = True  # one-device fit: a traced step per frequent batch shape (training.ShapeSpecializedSteps)
+    # One-device fit: a traced step per frequent batch shape (training.ShapeSpecializedSteps); None: unless the model
+    # trains on a fused kernel.
+    shape_graphs: bool | None = None
 
     @property
     def replicas(self):

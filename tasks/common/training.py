@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import write_json_atomic
 
@@ -62,7 +63,7 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     standard = fit_callbacks(run_dir, patience=patience, samples_per_epoch=samples_per_epoch,
                              backup=placement.uses_fit)
     if placement.uses_fit:
-        if placement.shape_graphs:
+        if wants_shape_graphs(placement.shape_graphs, model):
             steps = model.train_function = ShapeSpecializedSteps(model)  # fit keeps a train_function it finds
             standard.append(steps.callback())
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
@@ -72,6 +73,13 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     return distributed_fit(model, placement, train_ds, validation_data=validation_data, epochs=epochs,
                            callbacks=[*standard, *callbacks], verbose=fit_verbosity() if placement.is_chief else 2,
                            backup_dir=Path(run_dir) / "backup")
+
+
+def wants_shape_graphs(asked, model):
+    """Whether `fit` trains `model` with `ShapeSpecializedSteps`: as `asked` (--shape-graphs / --no-shape-graphs), or
+    when nothing was asked (None), unless the model runs a fused kernel. Per-shape graphs made Keras's recurrent loops
+    1.3-1.4x faster, and the fused kernels no faster at twice the first epoch (bench/README.md)."""
+    return asked if asked is not None else not zoo.runs_fused_kernel(model)
 
 
 class ShapeSpecializedSteps:
@@ -126,8 +134,9 @@ class ShapeSpecializedSteps:
 
 
 # Flags that may change between an interrupted run and its resumption. Not --strategy: single-device runs keep
-# Keras's backup format, distributed runs their own.
-RESUMABLE_CHANGES = ("epochs", "patience", "cpu_replicas")
+# Keras's backup format, distributed runs their own. --shape-graphs changes how steps are traced, not what they
+# compute (a run before its default became per-model recorded it as on).
+RESUMABLE_CHANGES = ("epochs", "patience", "cpu_replicas", "shape_graphs")
 
 
 # Where a finished training keeps its weights and history until the export is written (see Run.fit).

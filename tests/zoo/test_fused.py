@@ -82,6 +82,7 @@ def test_other_cells_stay_as_they_are_and_are_reported():
     assert not zoo.fuses_every_layer(gru)
     fused = zoo.fuse_lstms(gru)
     assert not any(isinstance(layer, FusedLSTM) for layer in fused.layers)
+    assert not zoo.runs_fused_kernel(fused)
     ids = padded_ids(4, 6, seed=2)
     np.testing.assert_allclose(fused(ids), gru(ids), atol=1e-6)
     lstm = zoo.build("many_to_one", input="tokens", vocab_size=40, num_outputs=1, cell="lstm", units=4,
@@ -98,6 +99,7 @@ def test_a_model_nested_inside_another_is_fused_too():
     fused = zoo.fuse_lstms(outer)
     inner = next(layer for layer in fused.layers if isinstance(layer, keras.Model))
     assert any(isinstance(layer, FusedLSTM) for layer in inner.layers)
+    assert zoo.runs_fused_kernel(fused) and not zoo.runs_fused_kernel(outer)
     data = padded_ids(5, 8, seed=3)
     np.testing.assert_allclose(fused(data), outer(data), atol=1e-6)
 

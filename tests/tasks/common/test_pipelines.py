@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tasks.common.training import ShapeSpecializedSteps, bucket_by_length, finish_pipeline
+from tasks.common.training import ShapeSpecializedSteps, bucket_by_length, finish_pipeline, wants_shape_graphs
 
 
 def ragged_examples(lengths):
@@ -70,3 +70,13 @@ def test_shape_specialized_steps_train_exactly_as_keras_own_step():
     recurring = {s for s in shapes if shapes.count(s) >= 2}
     traced = {key[0] for key in model.train_function.steps}
     assert traced == recurring and len(traced) < len(set(shapes))  # once-an-epoch partial batches share one graph
+
+
+def test_shape_graphs_are_chosen_per_model_unless_asked():
+    """Unasked, Keras's loops get a graph per shape and a model on a fused kernel does not; a flag always wins."""
+    lstm = zoo.build("many_to_one", input="tokens", vocab_size=50, num_outputs=1, cell="lstm", units=4,
+                     embedding_dim=3, bidirectional=True)
+    gru = zoo.build("many_to_one", input="tokens", vocab_size=50, num_outputs=1, cell="gru", units=4, embedding_dim=3)
+    assert wants_shape_graphs(None, lstm) and wants_shape_graphs(None, gru)
+    assert not wants_shape_graphs(None, zoo.fuse_lstms(lstm)) and not wants_shape_graphs(None, zoo.fuse_grus(gru))
+    assert wants_shape_graphs(True, zoo.fuse_lstms(lstm)) and not wants_shape_graphs(False, gru)
