@@ -77,8 +77,9 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
 
 def wants_shape_graphs(asked, model):
     """Whether `fit` trains `model` with `ShapeSpecializedSteps`: as `asked` (--shape-graphs / --no-shape-graphs), or
-    when nothing was asked (None), unless the model runs a fused kernel. Per-shape graphs made Keras's recurrent loops
-    1.3-1.4x faster, and the fused kernels no faster at twice the first epoch (bench/README.md)."""
+    when nothing was asked (None), unless the model runs a fused kernel. Per-shape graphs made sentiment's BiLSTM on
+    Keras's loop 1.3x faster (translation's GRUs 1.03x), and the fused kernels no faster, for 1.3-2.1x the first
+    epoch (bench/README.md)."""
     return asked if asked is not None else not zoo.runs_fused_kernel(model)
 
 
