@@ -67,10 +67,7 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_
         model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
                       jit_compile=cfg.xla)
         clock = EpochClock()
-        callbacks = [clock]
-        if cfg.shape_graphs:  # as the recipe's train_model does
-            model.train_function = ShapeSpecializedSteps(model)
-            callbacks.append(model.train_function.callback())
+        callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if cfg.shape_graphs else [])]  # as train_model
         model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
         return [(seconds, samples) for seconds in clock.seconds]
     return run

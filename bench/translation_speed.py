@@ -48,10 +48,7 @@ def tensorflow_contender(pairs, models, args, fused, shape_graphs=False):
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
     _, model = build_model(cfg, subwords, fused=fused)  # the recipe's, compiled as it compiles it
     clock = EpochClock()
-    callbacks = [clock]
-    if shape_graphs:  # as the recipe's train_model does with --shape-graphs
-        model.train_function = ShapeSpecializedSteps(model)
-        callbacks.append(model.train_function.callback())
+    callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if shape_graphs else [])]  # as --shape-graphs does
     model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
     return [(seconds, samples) for seconds in clock.seconds]
 

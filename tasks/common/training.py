@@ -64,8 +64,7 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
                              backup=placement.uses_fit)
     if placement.uses_fit:
         if wants_shape_graphs(placement.shape_graphs, model):
-            steps = model.train_function = ShapeSpecializedSteps(model)  # fit keeps a train_function it finds
-            standard.append(steps.callback())
+            standard.append(ShapeSpecializedSteps.install(model))
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
                          callbacks=[*standard, *callbacks], shuffle=False)
     from tasks.common.distributed_loop import distributed_fit
@@ -102,6 +101,13 @@ class ShapeSpecializedSteps:
         # Graphs for one shape each are concrete functions of this one, called directly: made through
         # `get_concrete_function`, they do not set off tf.function's "frequent retracing" warning.
         self.per_shape = self._function(reduce_retracing=False)
+
+    @classmethod
+    def install(cls, model):
+        """Make `model.fit` train with one of these (fit keeps a `train_function` it finds). Returns the callback to
+        pass to that `fit`."""
+        model.train_function = cls(model)
+        return model.train_function.callback()
 
     def __call__(self, iterator):
         try:

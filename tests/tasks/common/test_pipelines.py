@@ -52,10 +52,7 @@ def fitted_weights(specialized, epochs=3):
                       embedding_dim=4, bidirectional=True)  # no dropout: the same steps give the same weights
     # Plain SGD: Adam would blow float rounding in near-zero gradients up to visible differences.
     model.compile(keras.optimizers.SGD(0.5), keras.losses.BinaryCrossentropy(from_logits=True))
-    callbacks = []
-    if specialized:
-        model.train_function = ShapeSpecializedSteps(model)
-        callbacks.append(model.train_function.callback())
+    callbacks = [ShapeSpecializedSteps.install(model)] if specialized else []
     history = model.fit(bucketed_toy_data(), epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
     return model, history
 
