@@ -16,7 +16,7 @@ def read_text_file(path):
         raise UserError(f"{path} does not exist; pass an existing file with --data.")
     if path.is_dir():
         raise UserError(f"{path} is a folder; expected a TSV or CSV file.")
-    content = _utf8(path, path.read_bytes())
+    content = _decoded(path, path.read_bytes(), "--data takes UTF-8 text, gzip-compressed or not")
     if not content.strip():
         raise UserError(f"{path} is empty; it needs a header row and at least one labelled row.")
     return content
@@ -30,19 +30,27 @@ def read_texts(path, flag):
         raise UserError(f"{path} does not exist; pass an existing text file with {flag}.")
     if path.is_dir():
         raise UserError(f"{path} is a folder; {flag} takes a text file with one text per line.")
-    raw = path.read_bytes()
+    content = _decoded(path, path.read_bytes(), f"{flag} takes UTF-8 text, one text per line")
+    lines = [line.strip() for line in content.split("\n")]
+    texts = [line for number, line in enumerate(lines) if line and not (number == 0 and line == "text")]
+    if not texts:
+        raise UserError(f"{path} has no text; {flag} takes a file with one text per line.")
+    return texts
+
+
+def _decoded(path, raw, wanted):
+    """The text of a file's bytes, gunzipped when they are gzip's (a `.tsv.gz` as users keep large tables). A binary
+    file (an archive, a spreadsheet) is one error that says so, where decoding would name a byte. `wanted` says what
+    the file should be instead."""
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
             raise UserError(f"{path} is a damaged gzip file ({error}); give it again or uncompressed.") from None
-    if b"\x00" in raw:
-        raise UserError(f"{path} is a binary file, not text; {flag} takes UTF-8 text, one text per line.")
-    lines = [line.strip() for line in _utf8(path, raw).split("\n")]
-    texts = [line for number, line in enumerate(lines) if line and not (number == 0 and line == "text")]
-    if not texts:
-        raise UserError(f"{path} has no text; {flag} takes a file with one text per line.")
-    return texts
+    if b"\x00" in raw or raw[:4] == b"PK\x03\x04":
+        raise UserError(f"{path} is a binary file (an archive or a spreadsheet?), not text; unpack or export it: "
+                        f"{wanted}.")
+    return _utf8(path, raw)
 
 
 def _utf8(path, raw):
@@ -60,12 +68,17 @@ def read_rows(path):
     content = read_text_file(path)
     # Only \n (or \r\n) ends a row: str.splitlines() would also split on \x85, \u2028 and others inside reviews.
     lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
-    if Path(path).suffix.lower() == ".csv":
+    if _without_gz(Path(path)).suffix.lower() == ".csv":
         rows = list(csv.reader(lines))
     else:  # IMDB reviews contain '"', so TSV is split on tabs only
         width = lines[0].count("\t") + 1
         rows = [line.rsplit("\t", width - 1) for line in lines]
     return [h.strip() for h in rows[0]], rows[1:]
+
+
+def _without_gz(path):
+    """`reviews.csv` for `reviews.csv.gz`: the table's own format decides how it is split."""
+    return path.with_suffix("") if path.suffix.lower() == ".gz" else path
 
 
 def read_column(path, column):

@@ -19,7 +19,8 @@ from tasks.sentiment.offline import NAME as OFFLINE_NAME
 from tasks.sentiment.offline import offline_reviews
 
 LABEL_NAMES = ("negative", "positive")
-LABEL_VALUES = {"0": 0, "1": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
+# "0.0" and "1.0": how a table written from a float column (pandas, spreadsheets) spells 0 and 1.
+LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
 IMDB_HOST = "ai.stanford.edu"  # where tensorflow-datasets downloads imdb_reviews from
 
 
@@ -58,10 +59,21 @@ def load_splits(cfg):
         source += f"; test: file {cfg.test_data}"
     train, validation, _ = split_off(train, cfg.validation_fraction, cfg.seed, groups)
     print(f"splits: {grouping}")
-    for name, (_, labels) in (("training", train), ("validation", validation), ("test", test)):
+    parts = (("training", train), ("validation", validation), ("test", test))
+    for name, (_, labels) in parts:
         if len(set(labels)) < 2:
-            raise UserError(f"the {name} split has only one class; the data needs both negative and positive rows.")
+            raise UserError(_one_class(name, parts, grouping, grouped=groups is not None))
     return Splits(train, validation, test, source, offline)
+
+
+def _one_class(name, parts, grouping, *, grouped):
+    """Why a split holds one class: the data itself, or too few rows (or groups of rows) to give every part both."""
+    if len({label for _, (_, labels) in parts for label in labels}) < 2:
+        return f"the {name} split has only one class; the data needs both negative and positive rows."
+    rows = ", ".join(f"{len(labels):,} {part}" for part, (_, labels) in parts)
+    return (f"the {name} split has only one class, though the data has both: {rows} rows are too few to put both "
+            f"classes in every part (splits: {grouping}); give more rows or a larger --validation-fraction or "
+            f"--test-fraction{', or --group-by none' if grouped else ''}.")
 
 
 def split_off(pair, fraction, seed, groups=None):

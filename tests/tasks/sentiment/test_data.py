@@ -37,6 +37,21 @@ def test_csv_with_label_names(tmp_path):
     assert all(label == int(text.split(", ")[1]) % 2 for text, label in pairs)
 
 
+@pytest.mark.parametrize("name", ["reviews.tsv.gz", "reviews.csv.gz"])
+def test_a_gzipped_table_with_labels_written_as_floats(tmp_path, name):
+    import gzip
+
+    separator = "," if ".csv" in name else "\t"
+    rows = [f'"good, {i}"{separator}{float(i % 2)}' if separator == "," else f"good {i}\t{float(i % 2)}"
+            for i in range(20)]
+    with gzip.open(tmp_path / name, "wt", encoding="utf-8") as file:
+        file.write(f"text{separator}label\n" + "\n".join(rows) + "\n")
+    splits = data.load_splits(cfg(data=str(tmp_path / name)))
+    pairs = list(zip(*splits.train)) + list(zip(*splits.validation)) + list(zip(*splits.test))
+    assert len(pairs) == 20 and {label for _, label in pairs} == {0, 1}
+    assert all(label == int(text.replace(",", "").split()[1]) % 2 for text, label in pairs)
+
+
 def _acl_folder(root, parts):
     for part in parts:
         for name in ("neg", "pos"):

@@ -186,7 +186,9 @@ def write(path, content):
     ("text\tlabel\ngood\t1\nbad\t0\nmeh\t3\n", "'3' that are not one of two classes"),
     (b"text\tlabel\n\xff\xfe bad bytes\t1\n", "is not UTF-8 text"),
     ("text\tlabel\n", "has a header but no rows"),
-    ("text\tlabel\n" + "all good\t1\n" * 20, "has only one class"),
+    ("text\tlabel\n" + "all good\t1\n" * 20, "has only one class; the data needs both"),
+    (b"PK\x03\x04 a zipped table", "is a binary file (an archive or a spreadsheet?)"),
+    ("text\tlabel\n" + "".join(f"review {i}\t{i % 2}\n" for i in range(12)), "are too few to put both classes"),
 ])
 def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "data.tsv"
