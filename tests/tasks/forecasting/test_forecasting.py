@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tasks.common.cli import UserError
 from tasks.forecasting.__main__ import main
-from tasks.forecasting.data import chronological_splits, generated_csv, season_of, step_hours, windows
+from tasks.forecasting.data import chronological_splits, generated_csv, in_time_order, season_of, step_hours, windows
 from tasks.forecasting.evaluation import baselines
 from tasks.forecasting.preparation import Preparation, calendar_features, fill_gaps, time_fields
 from tasks.forecasting.serving import change_targets, forecast_from_changes, signature_names
@@ -254,6 +254,10 @@ def test_offline_fallback_uses_the_generated_series(tmp_path, capsys):
     assert generated_csv(0).count("\n") == 3651  # a header and ten years of days
 
 
+def day(i):
+    return datetime.date(2001, 1, 1) + datetime.timedelta(days=i)
+
+
 def run_error(argv, capsys):
     return user_error(main, argv, capsys)
 
@@ -266,15 +270,19 @@ def run_error(argv, capsys):
     (None, ["--target", "pressure"], "--target 'pressure' is not a column of"),
     (None, ["--target", "date"], "--target 'date' is the time"),
     (None, ["--target", " , "], "--target names no column"),
-    ("date,city,temp\n" + "".join(f"2001-01-{1 + i % 28:02},Paris,{i}\n" for i in range(200)), ["--target", "city"],
+    ("date,city,temp\n" + "".join(f"{day(i)},Paris,{i}\n" for i in range(200)), ["--target", "city"],
      "--target 'city' is not a numeric column of"),
     (None, ["--inputs", "wind"], "--inputs 'wind' is not a column of"),
     (None, ["--lookback", "300"], "too short for --lookback 300"),
     (None, ["--relative-to", "season", "--season", "30"], "--relative-to season needs --horizon <= season <= "),
     ("step,value\n" + "".join(f"{i},NA\n" for i in range(200)), ["--target", "value"], "every value of it"),
-    ("date,value\n" + "".join(f"2001-01-{1 + i % 28:02},{i if i < 150 else 'NA'}\n" for i in range(200)), [],
+    ("date,value\n" + "".join(f"{day(i)},{i if i < 150 else 'NA'}\n" for i in range(200)), [],
      "the test part has no window whose"),
     ("value\n" + "".join(f"{i % 7}\n" for i in range(200)), ["--calendar"], "--calendar needs a time column"),
+    ("date,value\n" + "".join(f"{day(i % 100)},{i}\n" for i in range(200)), [],
+     "goes back at data row 101 ('2001-01-01') and repeats earlier times: the file looks like several series"),
+    ("date,value\n" + "".join(f"{day(i) if i != 50 else 'soon'},{i}\n" for i in (*range(150), 151, 150)), [],
+     "1 time(s) cannot be read, so the rows cannot be sorted"),
 ])
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, content, flags, message):
     path = tmp_path / "s.csv"
@@ -284,6 +292,23 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, content, flags, messag
         path.write_text(content)
     assert message in run_error(["--data", str(path), "--run-dir", str(tmp_path / "run"), *TINY, *flags], capsys)
     assert not (tmp_path / "exports").exists()
+
+
+@pytest.mark.parametrize("order", ["newest first", "shuffled"])
+def test_rows_out_of_time_order_are_read_oldest_first_and_say_so(tmp_path, order):
+    header, *rows = write_csv(tmp_path / "s.csv", rows=300).read_text().splitlines()
+    shuffled = rows[::-1] if order == "newest first" else [rows[i] for i in np.random.default_rng(0).permutation(300)]
+    (tmp_path / "out_of_order.csv").write_text("\n".join([header, *shuffled]) + "\n")
+    prepared = {}
+    for name in ("s.csv", "out_of_order.csv"):
+        table = read_table(tmp_path / name)
+        columns = plan_columns(table, "temp")
+        in_time_order(table, columns)
+        prepared[name] = (table.cells, columns.notes)
+    assert prepared["out_of_order.csv"][0] == prepared["s.csv"][0]
+    expected = "the rows run newest first: read oldest first" if order == "newest first" else \
+        "the rows are not in time order: sorted by time"
+    assert expected in prepared["out_of_order.csv"][1] and expected not in prepared["s.csv"][1]
 
 
 def test_naming_the_dataset_while_offline_and_bad_flags(tmp_path, capsys):
