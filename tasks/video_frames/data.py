@@ -125,7 +125,7 @@ def read_labelled_videos(folder, *, target, frame_size, max_frames, classes=None
         raise UserError(f"{folder}/labels.csv has labels {unknown} that the model does not know; it knows "
                         f"{list(classes)}.")
     index = {c: i for i, c in enumerate(classes)}
-    videos = [read_video(folder / name, frame_size=frame_size, max_frames=max_frames) for name in names]
+    names, videos = read_readable_videos(folder, names, frame_size=frame_size, max_frames=max_frames)
     if target == "frames":
         targets = []
         for name, video in zip(names, videos):
@@ -137,6 +137,29 @@ def read_labelled_videos(folder, *, target, frame_size, max_frames, classes=None
     else:
         targets = [index[labels[name]] for name in names]
     return pad_clips(videos, targets, max_frames), tuple(classes)
+
+
+def read_readable_videos(folder, names, *, frame_size, max_frames):
+    """(names, videos) of the files `names` in `folder` that read as videos. A large video set often has a few
+    files that are missing or damaged (a failed download, a truncated copy): up to a tenth of them are left out and
+    named in one printed line, rather than losing the whole run to one file; more than that is one error (a wrong
+    folder or format, not a few bad files)."""
+    kept, videos, unreadable = [], [], {}
+    for name in names:
+        try:
+            videos.append(read_video(folder / name, frame_size=frame_size, max_frames=max_frames))
+            kept.append(name)
+        except UserError as error:
+            unreadable[name] = str(error).split("; ")[0]  # what is wrong, without the advice for one file
+    if not unreadable:
+        return kept, videos
+    reasons = "; ".join(list(unreadable.values())[:3]) + (f"; and {len(unreadable) - 3} more" if len(unreadable) > 3
+                                                          else "")
+    if len(unreadable) > len(names) // 10:
+        raise UserError(f"{len(unreadable)} of the {len(names)} videos in {folder}/labels.csv cannot be used, more "
+                        f"than a tenth ({reasons}); fix them or take their rows out of labels.csv.")
+    print(f"left out: {len(unreadable)} of {len(names)} videos that cannot be used ({reasons})")
+    return kept, videos
 
 
 def _local_splits(cfg):

@@ -65,6 +65,21 @@ def test_bad_label_files(tmp_path, content, message):
         read_labels_csv(tmp_path / "labels.csv", "frames")
 
 
+def test_a_few_unusable_videos_are_left_out_and_named_and_many_are_one_error(tmp_path, capsys):
+    folder, videos = write_video_folder(tmp_path, count=20)
+    (folder / "clip3.gif").write_bytes(b"GIF89a, cut short")
+    (folder / "clip7.gif").unlink()
+    clips, _ = read_labelled_videos(folder, target="frames", frame_size=16, max_frames=12)
+    kept = [i for i in range(20) if i not in (3, 7)]
+    assert list(clips.lengths) == [len(videos[i]) for i in sorted(kept, key=lambda i: f"clip{i}.gif")]
+    line = capsys.readouterr().out
+    assert "left out: 2 of 20 videos that cannot be used" in line
+    assert "clip3.gif could not be read as a video" in line and "clip7.gif does not exist" in line
+    (folder / "clip5.gif").write_text("not a video")  # 3 of 20: more than a tenth
+    with pytest.raises(UserError, match="3 of the 20 videos in .* cannot be used, more than a tenth"):
+        read_labelled_videos(folder, target="frames", frame_size=16, max_frames=12)
+
+
 def test_missing_frame_label_is_named(tmp_path):
     folder, _ = write_video_folder(tmp_path, count=2)
     rows = (folder / "labels.csv").read_text().splitlines()
