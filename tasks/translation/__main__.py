@@ -30,7 +30,7 @@ class Config(DistributionFlags):
     cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
     reverse: bool = flag(False, "swap the direction (translate the target column into the source one)")
     max_pairs: int = flag(0, "use only the first N pairs (the files run from short to long sentences); 0: all")
-    test_fraction: float = flag(0.02, "pairs held out for the test split, grouped by target sentence")
+    test_fraction: float = flag(0.02, "pairs held out for the test split, grouped by sentence (none on both sides)")
     validation_fraction: float = flag(0.02, "pairs held out from training for validation and early stopping")
     source_vocab_size: int = flag(8000, "source subword vocabulary size (SentencePiece, learned from the training "
                                         "sentences), 256 byte pieces and 4 markers included")
@@ -92,7 +92,7 @@ def train(cfg):
     from tasks.translation.serving import Translator, write_export
     from tasks.translation.subwords import Subwords, learn_subwords
 
-    # Data: validation and test are held out by target sentence; the test split is used once, at the end.
+    # Data: validation and test are held out by sentence (source and target); the test split is used once, at the end.
     splits = load_splits(cfg)
     run.data(splits.source, f"{len(splits.train)} train / {len(splits.validation)} validation / "
                             f"{len(splits.test)} test pairs", offline=splits.offline,

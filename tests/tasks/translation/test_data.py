@@ -12,7 +12,7 @@ from tasks.translation.data import (
     make_dataset,
     read_pairs,
     source_ids,
-    split_by_target,
+    split_by_sentence,
     teacher_forcing,
 )
 from tasks.translation.offline import offline_pairs
@@ -37,17 +37,19 @@ def test_bad_pair_files(tmp_path, content, message):
         read_pairs(path)
 
 
-def test_split_by_target_keeps_each_target_on_one_side():
-    pairs = [(f"s{i}", f"t{i % 30}") for i in range(300)]
-    rest, held = split_by_target(pairs, 0.1, seed=3)
-    assert len(rest) + len(held) == 300 and 25 <= len(held) <= 40
+def test_split_by_sentence_keeps_each_source_and_target_on_one_side():
+    # Several translations of one target, and sources translated several ways, chained: s3 -> t3 and t4, s4 -> t4.
+    pairs = [(f"s{i % 70}", f"t{i % 30}") for i in range(300)] + [(f"u{i}", f"v{i}") for i in range(300)]
+    rest, held = split_by_sentence(pairs, 0.1, seed=3)
+    assert sorted(rest + held) == sorted(pairs) and 40 <= len(held) <= 110
     assert not {t for _, t in rest} & {t for _, t in held}
-    assert split_by_target(pairs, 0.1, seed=3) == (rest, held)  # deterministic
+    assert not {s for s, _ in rest} & {s for s, _ in held}
+    assert split_by_sentence(pairs, 0.1, seed=3) == (rest, held)  # deterministic
 
 
 def test_reverse_swaps_the_direction_and_groups_by_the_new_target(tmp_path):
     """--reverse (English -> Spanish on the Tatoeba file, French -> English on manythings' English<TAB>French one):
-    sources and targets swap, and the held-out parts are grouped by the new target side."""
+    sources and targets swap, and no sentence of either side is in two parts."""
     path = tmp_path / "eng-spa.tsv"
     path.write_text("".join(f"English {i % 40}\tEspañol {i}\n" for i in range(400)), encoding="utf-8")
     cfg = types.SimpleNamespace(data=str(path), dataset="auto", cache_dir=None, reverse=True, max_pairs=0,
@@ -56,6 +58,7 @@ def test_reverse_swaps_the_direction_and_groups_by_the_new_target(tmp_path):
     assert splits.source.endswith(", reversed")
     assert all(s.startswith("Español") and t.startswith("English") for s, t in splits.train + splits.test)
     assert not {t for _, t in splits.train} & {t for _, t in splits.test}  # an English target on one side only
+    assert not {s for s, _ in splits.train} & {s for s, _ in splits.test}
     forward = load_splits(types.SimpleNamespace(**{**vars(cfg), "reverse": False}))
     assert all(s.startswith("English") for s, _ in forward.train)
 
