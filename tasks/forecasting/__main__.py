@@ -11,6 +11,7 @@ categories, the time) and answers in the original units.
 import dataclasses
 import json
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -125,12 +126,14 @@ def train(cfg):
 
 
 def predict(args):
-    """The forecast after the last `lookback` rows of a CSV, from an export: the rows go in as written."""
+    """The forecast after the last `lookback` rows of a CSV, from an export: the rows go in as written, oldest first
+    (a file listed newest first is read the other way round, as in training)."""
     from zoo.quiet import import_tensorflow
 
     tf = import_tensorflow()  # without its start-up lines on stderr
 
     from tasks.common.export import version_folder
+    from tasks.forecasting.data import in_time_order
     from tasks.forecasting.table import read_table
 
     path = version_folder(args.model, "forecasting")
@@ -141,6 +144,10 @@ def predict(args):
     if absent:
         raise UserError(f"{args.data} lacks the column(s) {absent} that the model reads; its columns are "
                         f"{table.header}.")
+    if all(c in table.header for c in names["time"]):
+        reordered = in_time_order(table, names["time"], names["time_order"])
+        if reordered:
+            print(reordered, file=sys.stderr)  # stdout is the forecast's JSON
     lookback = config["lookback"]
     if table.rows < lookback:
         raise UserError(f"{args.data} has {table.rows} rows; the model reads the last {lookback}.")

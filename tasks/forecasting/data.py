@@ -49,47 +49,48 @@ def generated_csv(seed, days=3650):
     return "date,value\n" + "".join(f"{start + datetime.timedelta(days=int(d))},{v:.3f}\n" for d, v in zip(t, values))
 
 
-def row_hours(table, columns):
-    """float64 [rows]: each row's time in hours since 1970 (NaN where it cannot be read); None without a time."""
-    if not columns.time_order:
+def row_hours(table, time, order):
+    """float64 [rows]: each row's time in hours since 1970, read from the columns `time` in the field order `order`
+    (NaN where it cannot be read); None without a time."""
+    if not order:
         return None
-    raw = {c: tf.constant(table.cells[c]) for c in columns.time}
-    return np.asarray(hours_since_epoch(time_fields(raw, columns.time, columns.time_order)))
+    raw = {c: tf.constant(table.cells[c]) for c in time}
+    return np.asarray(hours_since_epoch(time_fields(raw, time, order)))
 
 
-def in_time_order(table, columns):
-    """Put the rows oldest first when the time says they are not (many exports list the newest first): the parts
-    are cut in time order, so a table read as written would train on the newest rows and test on the oldest. The
-    note says what was done. A time that goes back and also repeats is an error, not sorted: that is several
-    series one after another (a station's rows, then the next one's), which no order makes one series; so is a
-    table out of order with times that cannot be read (there is no telling where their rows belong)."""
-    hours = row_hours(table, columns)
+def in_time_order(table, time, order):
+    """Put the rows oldest first when the time (columns `time`, field order `order`) says they are not (many
+    exports list the newest first): the parts are cut in time order, so a table read as written would train on the
+    newest rows and test on the oldest, and a forecast would follow the oldest rows. Returns the note that says what
+    was done, or None. A time that goes back and also repeats is an error, not sorted: that is several series one
+    after another (a station's rows, then the next one's), which no order makes one series; so is a table out of
+    order with times that cannot be read (there is no telling where their rows belong)."""
+    hours = row_hours(table, time, order)
     if hours is None:
-        return
+        return None
     readable = np.flatnonzero(np.isfinite(hours))
     steps = np.diff(hours[readable])
     if not (steps < 0).any():
-        return
+        return None
     back = readable[int(np.argmax(steps < 0)) + 1]  # the first row whose time is before the row read before it
     if (steps <= 0).all():
-        order, how = np.arange(table.rows)[::-1], "the rows run newest first: read oldest first"
+        rows, note = np.arange(table.rows)[::-1], "the rows run newest first: read oldest first"
     elif len(readable) == table.rows and len(np.unique(hours)) == table.rows:
-        order, how = np.argsort(hours, kind="stable"), "the rows are not in time order: sorted by time"
+        rows, note = np.argsort(hours, kind="stable"), "the rows are not in time order: sorted by time"
     else:
-        cells = " ".join(table.cells[c][back] for c in columns.time)
+        cells = " ".join(table.cells[c][back] for c in time)
         why = (f"{table.rows - len(readable)} time(s) cannot be read, so the rows cannot be sorted; sort the file "
                "by time, oldest first" if len(readable) < table.rows else
                "repeats earlier times: the file looks like several series one after another; give each series a "
                "file of its own, oldest row first")
-        raise UserError(f"the time ({', '.join(columns.time)}) goes back at data row {back + 1} ({cells!r}) and "
-                        f"{why}.")
-    table.cells = {column: [cells[i] for i in order] for column, cells in table.cells.items()}
-    columns.notes.insert(1, how)
+        raise UserError(f"the time ({', '.join(time)}) goes back at data row {back + 1} ({cells!r}) and {why}.")
+    table.cells = {column: [cells[i] for i in rows] for column, cells in table.cells.items()}
+    return note
 
 
 def step_hours(table, columns):
     """The typical (median) hours between rows, from the time; None without a readable time."""
-    hours = row_hours(table, columns)
+    hours = row_hours(table, columns.time, columns.time_order)
     if hours is None:
         return None
     gaps = np.diff(hours)
@@ -161,7 +162,9 @@ def load_data(cfg):
     chronological parts; the preparation sees the training part only."""
     table = load_table(cfg)
     columns = plan_columns(table, cfg.target, cfg.inputs, name=cfg.data or "the data")
-    in_time_order(table, columns)
+    reordered = in_time_order(table, columns.time, columns.time_order)
+    if reordered:
+        columns.notes.insert(1, reordered)  # after the time's own note
     hours = step_hours(table, columns)
     if cfg.calendar:
         if hours is None:

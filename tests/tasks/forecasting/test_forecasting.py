@@ -225,6 +225,12 @@ def test_recipe_on_a_messy_multivariate_table_exports_the_whole_preparation(tmp_
     capsys.readouterr()
     forecast = main(["predict", "--model", str(export.parent), "--data", str(csv)])
     assert len(forecast["TEMP"]) == 3 and json.loads(capsys.readouterr().out)["after"] == "2010 2 9 23"
+    # The same file listed newest first: the forecast follows the same last rows.
+    header, *rows = csv.read_text().splitlines()
+    (tmp_path / "newest_first.csv").write_text("\n".join([header, *rows[::-1]]) + "\n")
+    assert main(["predict", "--model", str(export.parent), "--data", str(tmp_path / "newest_first.csv")]) == forecast
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["after"] == "2010 2 9 23" and "the rows run newest first" in printed.err
 
 
 def test_single_series_export_matches_the_keras_model(tmp_path):
@@ -303,12 +309,11 @@ def test_rows_out_of_time_order_are_read_oldest_first_and_say_so(tmp_path, order
     for name in ("s.csv", "out_of_order.csv"):
         table = read_table(tmp_path / name)
         columns = plan_columns(table, "temp")
-        in_time_order(table, columns)
-        prepared[name] = (table.cells, columns.notes)
-    assert prepared["out_of_order.csv"][0] == prepared["s.csv"][0]
-    expected = "the rows run newest first: read oldest first" if order == "newest first" else \
-        "the rows are not in time order: sorted by time"
-    assert expected in prepared["out_of_order.csv"][1] and expected not in prepared["s.csv"][1]
+        prepared[name] = (in_time_order(table, columns.time, columns.time_order), table.cells)
+    assert prepared["out_of_order.csv"][1] == prepared["s.csv"][1]
+    assert prepared["s.csv"][0] is None and prepared["out_of_order.csv"][0] == (
+        "the rows run newest first: read oldest first" if order == "newest first" else
+        "the rows are not in time order: sorted by time")
 
 
 def test_naming_the_dataset_while_offline_and_bad_flags(tmp_path, capsys):
