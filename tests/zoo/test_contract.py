@@ -85,8 +85,9 @@ def test_contract(pattern, config, tmp_path):
     # Training: finite loss that falls on a tiny learnable (memorizable) batch.
     model.compile(keras.optimizers.Adam(0.03), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   run_eagerly=True)
-    losses = [float(model.train_on_batch(inputs, tf.constant(data.targets)))]
+    targets = tf.constant(data.targets)
+    losses = [float(model.train_on_batch(inputs, targets))]
     while len(losses) < 15 and not losses[-1] < 0.9 * losses[0]:  # eager steps are slow: stop once it has fallen
-        losses.append(float(model.train_on_batch(inputs, tf.constant(data.targets))))
+        losses.append(float(model.train_on_batch(inputs, targets)))
     assert np.isfinite(losses).all()
     assert losses[-1] < 0.9 * losses[0], losses

@@ -47,7 +47,7 @@ def test_split_by_sentence_keeps_each_source_and_target_on_one_side():
     assert split_by_sentence(pairs, 0.1, seed=3) == (rest, held)  # deterministic
 
 
-def test_reverse_swaps_the_direction_and_groups_by_the_new_target(tmp_path):
+def test_reverse_swaps_the_direction_and_keeps_each_sentence_in_one_part(tmp_path):
     """--reverse (English -> Spanish on the Tatoeba file, French -> English on manythings' English<TAB>French one):
     sources and targets swap, and no sentence of either side is in two parts."""
     path = tmp_path / "eng-spa.tsv"
