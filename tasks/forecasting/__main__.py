@@ -145,7 +145,7 @@ def predict(args):
         raise UserError(f"{args.data} lacks the column(s) {absent} that the model reads; its columns are "
                         f"{table.header}.")
     if all(c in table.header for c in names["time"]):
-        reordered = in_time_order(table, names["time"], names["time_order"])
+        reordered, _ = in_time_order(table, names["time"], names["time_order"])
         if reordered:
             print(reordered, file=sys.stderr)  # stdout is the forecast's JSON
     lookback = config["lookback"]

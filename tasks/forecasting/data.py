@@ -61,17 +61,18 @@ def row_hours(table, time, order):
 def in_time_order(table, time, order):
     """Put the rows oldest first when the time (columns `time`, field order `order`) says they are not (many
     exports list the newest first): the parts are cut in time order, so a table read as written would train on the
-    newest rows and test on the oldest, and a forecast would follow the oldest rows. Returns the note that says what
-    was done, or None. A time that goes back and also repeats is an error, not sorted: that is several series one
-    after another (a station's rows, then the next one's), which no order makes one series; so is a table out of
-    order with times that cannot be read (there is no telling where their rows belong)."""
+    newest rows and test on the oldest, and a forecast would follow the oldest rows. Returns (the note that says
+    what was done or None, `row_hours` in the rows' new order: the time is parsed once). A time that goes back and
+    also repeats is an error, not sorted: that is several series one after another (a station's rows, then the
+    next one's), which no order makes one series; so is a table out of order with times that cannot be read (there
+    is no telling where their rows belong)."""
     hours = row_hours(table, time, order)
     if hours is None:
-        return None
+        return None, None
     readable = np.flatnonzero(np.isfinite(hours))
     steps = np.diff(hours[readable])
     if not (steps < 0).any():
-        return None
+        return None, hours
     back = readable[int(np.argmax(steps < 0)) + 1]  # the first row whose time is before the row read before it
     if (steps <= 0).all():
         rows, note = np.arange(table.rows)[::-1], "the rows run newest first: read oldest first"
@@ -85,12 +86,11 @@ def in_time_order(table, time, order):
                "file of its own, oldest row first")
         raise UserError(f"the time ({', '.join(time)}) goes back at data row {back + 1} ({cells!r}) and {why}.")
     table.cells = {column: [cells[i] for i in rows] for column, cells in table.cells.items()}
-    return note
+    return note, hours[rows]
 
 
-def step_hours(table, columns):
-    """The typical (median) hours between rows, from the time; None without a readable time."""
-    hours = row_hours(table, columns.time, columns.time_order)
+def step_hours(hours):
+    """The typical (median) hours between rows, from each row's `row_hours`; None without a readable time."""
     if hours is None:
         return None
     gaps = np.diff(hours)
@@ -162,10 +162,10 @@ def load_data(cfg):
     chronological parts; the preparation sees the training part only."""
     table = load_table(cfg)
     columns = plan_columns(table, cfg.target, cfg.inputs, name=cfg.data or "the data")
-    reordered = in_time_order(table, columns.time, columns.time_order)
+    reordered, row_times = in_time_order(table, columns.time, columns.time_order)
     if reordered:
         columns.notes.insert(1, reordered)  # after the time's own note
-    hours = step_hours(table, columns)
+    hours = step_hours(row_times)
     if cfg.calendar:
         if hours is None:
             raise UserError("--calendar needs a time column that reads as dates (e.g. 2024-01-31 or 2024-01-31 "
