@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -125,6 +126,32 @@ def refused_index(error):
     other error."""
     found = re.search(r"text at index (\d+) of the batch", error.message)
     return int(found.group(1)) if found else None
+
+
+def answers_in_batches(call, texts, batch_size=256, *, skip_refused=False):
+    """`call(tf.string [batch])` -> {output: array [batch, ...]} over a list of strings in batches: one
+    {output: row} per text, in order. A text `require_known_characters` refuses is a UserError that quotes it; with
+    `skip_refused` its answer is None instead (for scoring a labelled file, where one such row must not stop it)."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        batch = list(range(start, min(start + batch_size, len(texts))))
+        answers = dict.fromkeys(batch)
+        while batch:
+            try:
+                result = call(tf.constant([texts[i] for i in batch], tf.string))
+            except tf.errors.InvalidArgumentError as error:
+                index = refused_index(error)
+                if index is None:
+                    raise
+                if not skip_refused:
+                    raise unknown_script_error(error, [texts[i] for i in batch], offset=batch[0]) from None
+                del batch[index]  # the check names the first refused row: drop it and answer the rest again
+                continue
+            result = {name: np.asarray(values) for name, values in result.items()}
+            answers.update((i, {name: values[row] for name, values in result.items()}) for row, i in enumerate(batch))
+            batch = []
+        out += answers.values()
+    return out
 
 
 def unknown_script_error(error, texts, offset=0):

@@ -4,6 +4,9 @@ surnames for a language (one-to-many), exported as a SavedModel that takes and r
     python -m tasks.names                                  # classify: a surname's language
     python -m tasks.names --task generate                  # new surnames for a language
     python -m tasks.names --data names.tsv                 # your own name<TAB>language file
+    python -m tasks.names classify --model saved_models/classify_names Nakamura Schmidt
+    python -m tasks.names generate --model saved_models/names --language Japanese --count 5
+    python -m tasks.names evaluate --model saved_models/classify_names --data names.tsv
 """
 
 import dataclasses
@@ -62,12 +65,28 @@ def train(cfg):
 
 
 def parser():
-    top, _ = recipe_parser("python -m tasks.names", __doc__, Config)
+    top, commands = recipe_parser("python -m tasks.names", __doc__, Config)
+    cl = commands.add_parser("classify", help="the language of names given as arguments, or one per line on stdin")
+    cl.add_argument("--model", required=True, help="a classify export (saved_models/classify_names[/<version>])")
+    cl.add_argument("names", nargs="*", help="names to classify (default: read lines from stdin)")
+    ge = commands.add_parser("generate", help="new surnames for a language")
+    ge.add_argument("--model", required=True, help="a generate export (saved_models/names[/<version>])")
+    ge.add_argument("--language", required=True, help="one of the languages the model was trained on")
+    ge.add_argument("--prefix", default="", help="the start of every name")
+    ge.add_argument("--count", type=int, default=5, help="names to generate")
+    ge.add_argument("--temperature", type=float, default=0.8, help="0: always the most likely character")
+    ev = commands.add_parser("evaluate", help="accuracy (classify export) or nats per character (generate "
+                                              "export) on a TSV of name<TAB>language lines")
+    ev.add_argument("--model", required=True, help="an export folder (saved_models/classify_names or names)")
+    ev.add_argument("--data", required=True, help="a TSV of name<TAB>language lines")
     return top
 
 
 def main(argv=None):
-    return dispatch(argv, parser(), {}, Config, train)
+    from tasks.names.commands import classify, evaluate, generate
+
+    return dispatch(argv, parser(), {"classify": classify, "generate": generate, "evaluate": evaluate}, Config,
+                    train)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ def load_names(cfg):
     return Names(*generated_names(cfg.seed), GENERATED_NAME, offline=True)
 
 
-def read_names(path):
-    """(names, languages) from a TSV of name<TAB>language lines (a `name<TAB>language` header is skipped)."""
+def read_names(path, languages_needed=2):
+    """(names, languages) from a TSV of name<TAB>language lines (a `name<TAB>language` header is skipped); training
+    needs two languages or more, scoring an export one."""
     names, languages = [], []
     for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         if not line.strip() or (number == 1 and line.lower().startswith("name\t")):
@@ -57,8 +58,9 @@ def read_names(path):
             raise UserError(f"{path} line {number} is not 'name<TAB>language'.")
         names.append(fields[0].strip())
         languages.append(fields[1].strip())
-    if len(set(languages)) < 2:
-        raise UserError(f"{path} has {len(set(languages))} language(s); at least two are needed.")
+    if len(set(languages)) < languages_needed:
+        needed = "two are" if languages_needed > 1 else "one is"
+        raise UserError(f"{path} has {len(set(languages))} language(s); at least {needed} needed.")
     return names, languages
 
 

@@ -19,7 +19,7 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
-from tasks.common.text import refused_index, unknown_script_error
+from tasks.common.text import answers_in_batches
 from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
 from tasks.translation.subwords import END_ID, START_ID, SubwordIds, Subwords, require_known_script
@@ -129,22 +129,5 @@ def translate_texts(signature, texts, batch_size=256, *, skip_refused=False):
     """Translations of a list of strings, in batches, through an exported signature or a `Translator` function.
     A text in a script the model never saw is a UserError that quotes it; with `skip_refused` its translation is
     None instead (for scoring a test set, where one such pair must not stop the run)."""
-    out = []
-    for start in range(0, len(texts), batch_size):
-        batch = list(range(start, min(start + batch_size, len(texts))))
-        translated = dict.fromkeys(batch)
-        while batch:
-            try:
-                result = signature(text=tf.constant([texts[i] for i in batch], tf.string))
-            except tf.errors.InvalidArgumentError as error:
-                index = refused_index(error)
-                if index is None:
-                    raise
-                if not skip_refused:
-                    raise unknown_script_error(error, [texts[i] for i in batch], offset=batch[0]) from None
-                del batch[index]  # the check names the first refused row: drop it and translate the rest again
-                continue
-            translated.update(zip(batch, (t.decode("utf-8") for t in result["translation"].numpy())))
-            batch = []
-        out += translated.values()
-    return out
+    answers = answers_in_batches(lambda batch: signature(text=batch), texts, batch_size, skip_refused=skip_refused)
+    return [None if answer is None else answer["translation"].decode("utf-8") for answer in answers]

@@ -81,9 +81,19 @@ def test_classify_names_end_to_end(names_file, tmp_path):
     # A name mostly in characters no training name had (another script) is refused, naming it; a server gives a 400.
     with pytest.raises(tf.errors.InvalidArgumentError, match="text at index 1 of the batch is written mostly in"):
         serve(name=tf.constant(["Kamiro", "Иванов"]))
+    # The commands on the export: `classify` answers as the signature does, `evaluate` on the test names gives the
+    # run's own test figures, and leaves out (and counts) a name in another script.
+    answers = main(["classify", "--model", str(tmp_path / "exports" / "classify_names"), *names[:2]])
+    assert answers == [(language.decode(), pytest.approx(float(p.max()), abs=1e-5))
+                       for language, p in zip(out["language"].numpy()[:2], out["probabilities"].numpy()[:2])]
+    held_out = held_out_file(names_file, held_out_names, tmp_path / "test.tsv", extra=["Иванов\tBeta"])
+    scored = main(["evaluate", "--model", metrics["export"], "--data", str(held_out)])
+    assert scored["refused"] == 1 and scored["examples"] == len(held_out_names)
+    assert scored["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert scored["balanced_accuracy"] == pytest.approx(metrics["test"]["balanced_accuracy"])
 
 
-def test_generate_names_end_to_end(names_file, tmp_path):
+def test_generate_names_end_to_end(names_file, tmp_path, capsys):
     metrics = main(["--task", "generate", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
                     "--export-dir", str(tmp_path / "exports"), *TINY])
     assert set(metrics["samples"]) == {"Alpha", "Beta", "Gamma"} and metrics["test"]["nats_per_char"] > 0
@@ -101,6 +111,31 @@ def test_generate_names_end_to_end(names_file, tmp_path):
     assert logits.shape == (1, 4, len(chars) + 4)
     chosen = int(np.argmax(logits[0, -1]))
     assert first[0].decode()[3:4] == ("" if chosen == END else (["", "[UNK]", "[START]", "[END]"] + chars)[chosen])
+    # The commands on the export: `generate` samples what the signature samples; `evaluate` on the test names gives
+    # the run's own nats per character.
+    assert main(["generate", "--model", metrics["export"], "--language", "Beta", "--prefix", "Sch", "--count", "2",
+                 "--temperature", "0"]) == [first[0].decode()] * 2
+    held_out_names = split(load_names(types.SimpleNamespace(data=str(names_file), dataset="auto", cache_dir=None,
+                                                            seed=0)), 0, 0.1, 0.1)[2]
+    scored = main(["evaluate", "--model", metrics["export"], "--data",
+                   str(held_out_file(names_file, held_out_names, tmp_path / "test.tsv"))])
+    assert scored["names"] == len(held_out_names)
+    assert scored["nats_per_char"] == pytest.approx(metrics["test"]["nats_per_char"], rel=1e-4)
+    for command, said in (
+            (["generate", "--language", "Klingon"], "--language names language(s) the model was not trained on: "
+                                                    "Klingon; it knows Alpha, Beta, Gamma"),
+            (["classify", "Kamiro"], "is a names export; `classify` needs a classify_names export"),
+            (["generate", "--language", "Beta", "--count", "0"], "--count must be at least 1")):
+        with pytest.raises(SystemExit):
+            run_cli(main, [command[0], "--model", metrics["export"], *command[1:]])
+        assert said in capsys.readouterr().err
+
+
+def held_out_file(names_file, rows, path, extra=()):
+    """A name<TAB>language file of `names_file`'s data rows `rows` (and `extra` lines)."""
+    lines = names_file.read_text(encoding="utf-8").splitlines()[1:]
+    path.write_text("\n".join([*(lines[i] for i in rows), *extra]) + "\n", encoding="utf-8")
+    return path
 
 
 def test_bad_names_input(tmp_path, capsys):
