@@ -11,9 +11,10 @@ from tasks.common.export import version_folder
 CLASSIFIER, GENERATOR = "classify_names", "names"
 
 
-def load(path, tf):
-    """(version folder, its config.json, the loaded SavedModel) of a names export, either task."""
-    folder = version_folder(path, "classify_names")
+def load(path, tf, task=CLASSIFIER):
+    """(version folder, its config.json, the loaded SavedModel) of a names export, either task (`task`: the one an
+    error's example names)."""
+    folder = version_folder(path, task)
     config_file = folder / "assets.extra" / "config.json"
     config = json.loads(config_file.read_text()) if config_file.exists() else {}
     if "languages" not in config or "characters" not in config:
@@ -65,7 +66,7 @@ def generate(args):
     from zoo.quiet import import_tensorflow
 
     tf = import_tensorflow()
-    folder, config, loaded = load(args.model, tf)
+    folder, config, loaded = load(args.model, tf, GENERATOR)
     require_task(folder, loaded, GENERATOR, "generate")
     require_languages([args.language], config["languages"], "--language")
     if args.count < 1 or args.temperature < 0:
