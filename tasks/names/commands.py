@@ -113,29 +113,12 @@ def _classifier_metrics(loaded, names, languages, known):
     return {**metrics, "refused": len(names) - len(kept)}
 
 
-def _nats_per_character(folder, names, languages, batch_size=256):
-    """Mean cross-entropy of each next character, [END] included, under teacher forcing: the recipe's own test
-    figure. The SavedModel's signature samples names, so this reads `assets.extra/model.keras` (the same network,
-    scoring names), through its own character ids (a character it never saw reads as [UNK], as in training)."""
+def _nats_per_character(folder, names, languages):
+    """The SavedModel's signature samples names, so this scores with `assets.extra/model.keras`: the same network
+    and character ids, through the function the recipe's own test figure comes from."""
     import keras
-    import tensorflow as tf
 
     import tasks.layers  # noqa: F401  (registers the layers model.keras is made of)
-    from tasks.names.data import END
+    from tasks.names.training import nats_per_character
 
-    scorer = keras.models.load_model(folder / "assets.extra" / "model.keras")
-    characters = scorer.get_layer("characters")
-    total, count = 0.0, 0
-    for start in range(0, len(names), batch_size):
-        batch_names = tf.constant(names[start:start + batch_size])
-        logits = scorer({"language": tf.constant(languages[start:start + batch_size]), "name": batch_names})
-        ids = tf.cast(characters(batch_names), tf.int32)  # [START], the name's characters, 0 after
-        steps = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)  # [START] + characters: one target each
-        following = tf.pad(ids[:, 1:], [[0, 0], [0, 1]])  # each position's next character ...
-        positions = tf.range(tf.shape(following)[1])[None, :]
-        targets = tf.where(positions == (steps - 1)[:, None], END, following)  # ... and [END] after the last
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits[:, :tf.shape(targets)[1]])
-        counted = positions < steps[:, None]
-        total += float(tf.reduce_sum(tf.where(counted, losses, 0.0)))
-        count += int(tf.reduce_sum(tf.cast(counted, tf.int32)))
-    return total / max(count, 1)
+    return nats_per_character(keras.models.load_model(folder / "assets.extra" / "model.keras"), names, languages)
