@@ -69,11 +69,13 @@ def test_offline_pairs_are_deterministic_and_need_reordering():
     assert ("veintiuno", "twenty-one") in offline_pairs(0, count=3000)
 
 
-def test_teacher_forcing_shifts_the_target_right():
-    target = tf.constant([[2, 5, 6, 3, 0]])
-    inputs, labels = teacher_forcing(tf.constant([[2, 7, 3]]), target)
-    assert inputs["previous_tokens"].numpy().tolist() == [[2, 5, 6, 3]]
-    assert labels.numpy().tolist() == [[5, 6, 3, 0]]
+def test_teacher_forcing_shifts_the_target_right_and_reads_no_end():
+    target = tf.constant([[2, 5, 6, 3, 0], [2, 5, 6, 7, 3]])
+    inputs, labels = teacher_forcing(tf.constant([[2, 7, 3], [2, 7, 3]]), target)
+    assert inputs["previous_tokens"].numpy().tolist() == [[2, 5, 6, 0], [2, 5, 6, 7]]
+    assert labels.numpy().tolist() == [[5, 6, 3, 0], [5, 6, 7, 3]]
+    # The decoder's mask (a step per input token) covers exactly the real labels, [END] included
+    assert (inputs["previous_tokens"].numpy() > 0).tolist() == (labels.numpy() > 0).tolist()
 
 
 def test_batches_have_fixed_bucket_shapes_and_padding_only_at_the_end():
