@@ -3,7 +3,7 @@
 Training uses teacher forcing: the decoder reads the target shifted right (`previous_tokens`, starting with the
 caller's start id) and predicts the target. The decoder masks its steps where `previous_tokens` is 0, and the
 loss follows that mask, so a padded row must not read its end id as an input (zero it, as
-`tasks.translation.data.decoder_inputs` does): that step's label is padding and would be counted. For inference
+`tasks.common.text.decoder_inputs` does): that step's label is padding and would be counted. For inference
 the same weights are split into `encode` and `decode_step` models (see `inference_models`), which a greedy,
 sampling or beam-search loop calls step by step.
 """

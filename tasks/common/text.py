@@ -128,6 +128,15 @@ def refused_index(error):
     return int(found.group(1)) if found else None
 
 
+def decoder_inputs(target, end_id):
+    """Target ids [batch, time] shifted right, as a teacher-forced decoder reads them: the end id is a label, never
+    an input. The zoo's decoders mask the steps whose input is 0 and the loss follows that mask, so a padded row's
+    end id read as an input would unmask one more step whose label is padding, the easiest prediction there is,
+    counted in the loss and the accuracy. keras.ops: NumPy arrays, a dataset's tensors or a model's symbolic inputs."""
+    previous = target[:, :-1]
+    return keras.ops.where(keras.ops.equal(previous, end_id), keras.ops.zeros_like(previous), previous)
+
+
 def answers_in_batches(call, texts, batch_size=256, *, skip_refused=False):
     """`call(tf.string [batch])` -> {output: array [batch, ...]} over a list of strings in batches: one
     {output: row} per text, in order. A text `require_known_characters` refuses is a UserError that quotes it; with

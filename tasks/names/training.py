@@ -11,7 +11,7 @@ import tensorflow as tf
 import zoo
 from tasks.common.export import write_extras
 from tasks.common.reports import class_metrics, plot_confusion, recall_line
-from tasks.common.text import CharacterIds
+from tasks.common.text import CharacterIds, decoder_inputs
 from tasks.common.training import class_weights, finish_pipeline
 from tasks.names.data import END, MARKERS, START, NameGenerator, char_ids, load_names, split
 
@@ -60,10 +60,7 @@ def train_generator(cfg, run):
     vectors = np.eye(len(languages), dtype=np.float32)[[languages.index(x) for x in names.languages]]
 
     def inputs(index):
-        # [END] is a target, never an input: fed in, it would unmask one more step whose target is padding, a step
-        # as easy as it is meaningless, counted in every loss and in the test figure (which it made lower).
-        previous = ids[index, :-1]
-        return {"vector": vectors[index], "previous_tokens": np.where(previous == END, 0, previous)}
+        return {"vector": vectors[index], "previous_tokens": np.asarray(decoder_inputs(ids[index], END))}
 
     model = _fit(cfg, run, lambda: zoo.build(
         "one_to_many", input="features", feature_dim=len(languages), decoder="autoregressive", cell=cfg.cell,

@@ -6,7 +6,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
@@ -14,6 +13,7 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.splits import held_out
 from tasks.common.tables import read_text_file
+from tasks.common.text import decoder_inputs
 from tasks.common.training import PARALLEL_CALLS, finish_pipeline, with_known_length
 from tasks.translation.offline import NAME as OFFLINE_NAME
 from tasks.translation.offline import offline_pairs
@@ -132,15 +132,8 @@ def teacher_forcing(source, target):
     target [START] a b [END] -> previous_tokens [START] a b, labels a b [END]. Padding (0) in the labels is masked
     by Keras through the decoder's embedding mask: the loss and accuracy count real tokens only.
     """
-    return {"tokens": source, "previous_tokens": decoder_inputs(target)}, target[:, 1:]
+    return {"tokens": source, "previous_tokens": decoder_inputs(target, END_ID)}, target[:, 1:]
 
-
-def decoder_inputs(target):
-    """The target ids [batch, time] shifted right, as the decoder reads them: [END] is a label, never an input.
-    A padded row's [END] read as an input would unmask one more step whose label is padding (0), the easiest
-    prediction there is, counted in the loss and the token accuracy."""
-    previous = target[:, :-1]  # keras.ops: a dataset's tensors here, model.keras's symbolic inputs in serving
-    return keras.ops.where(keras.ops.equal(previous, END_ID), keras.ops.zeros_like(previous), previous)
 
 
 def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):

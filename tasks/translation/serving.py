@@ -19,8 +19,8 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import version_folder, write_extras
-from tasks.common.text import answers_in_batches
-from tasks.translation.data import decoder_inputs, source_ids
+from tasks.common.text import answers_in_batches, decoder_inputs
+from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
 from tasks.translation.subwords import END_ID, START_ID, SubwordIds, Subwords, require_known_script
 
@@ -76,7 +76,7 @@ def text_model(network, source_subwords, target_subwords, max_length):
     target_text = keras.Input(shape=(), dtype="string", name="target_text")
     source = SubwordIds(source_subwords.model, max_length, refuse_unknown_script=True, name="source_subwords")(text)
     target = SubwordIds(target_subwords.model, max_length + 1, name="target_subwords")(target_text)
-    logits = network({"tokens": source, "previous_tokens": decoder_inputs(target)})  # the target shifted right
+    logits = network({"tokens": source, "previous_tokens": decoder_inputs(target, END_ID)})  # the target shifted right
     return keras.Model({"text": text, "target_text": target_text}, logits, name="translation")
 
 

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tasks.common.cli import run_cli
+from tasks.common.text import decoder_inputs
 from tasks.names.__main__ import main
 from tasks.names.data import END, START, char_ids, load_names, split
 
@@ -36,6 +37,13 @@ def test_char_ids_with_and_without_markers():
     ids = char_ids(["ab", "c", "az"], ["a", "b", "c"], markers=True)
     assert ids.tolist() == [[START, 4, 5, END], [START, 6, END, 0], [START, 4, 1, END]]
     assert char_ids(["ab"], ["a", "b"], markers=False).tolist() == [[4, 5]]
+
+
+def test_the_generator_reads_no_end_so_its_mask_covers_exactly_the_labels():
+    ids = char_ids(["ab", "c"], ["a", "b", "c"], markers=True)  # [START] a b [END] / [START] c [END] 0
+    previous, labels = np.asarray(decoder_inputs(ids, END)), ids[:, 1:]
+    assert previous.tolist() == [[START, 4, 5], [START, 6, 0]]
+    assert (previous > 0).tolist() == (labels > 0).tolist()
 
 
 def test_split_keeps_every_copy_of_a_name_on_one_side_and_every_language_in_each_part():

@@ -14,11 +14,11 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.cli import run_cli
+from tasks.common.text import decoder_inputs
 from tasks.translation.__main__ import main
-from tasks.translation.data import decoder_inputs
 from tasks.translation.decoding import python_loop_greedy
 from tasks.translation.serving import SIGNATURES, translator_from_export
-from tasks.translation.subwords import Subwords
+from tasks.translation.subwords import END_ID, Subwords
 from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.translation.conftest import TINY
 
@@ -75,7 +75,7 @@ def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model
     source_side, target_side = (Subwords.read(export / "assets.extra" / f"{side}.spm") for side in ("source", "target"))
     target_ids = target_side.tokenize(targets).to_tensor()
     expected = translator.model({"tokens": source_side.tokenize(sources).to_tensor(),
-                                 "previous_tokens": decoder_inputs(target_ids)}).numpy()
+                                 "previous_tokens": decoder_inputs(target_ids, END_ID)}).numpy()
     assert logits.shape == (2, target_ids.shape[1] - 1, target_side.size)
     np.testing.assert_allclose(logits, expected, atol=1e-5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="written mostly in characters"):
