@@ -65,12 +65,12 @@ def generate(args):
     """Print `--count` surnames for `--language`, each starting with `--prefix`."""
     from zoo.quiet import import_tensorflow
 
+    if args.count < 1 or args.temperature < 0:  # before loading anything
+        raise UserError("--count must be at least 1 and --temperature not negative.")
     tf = import_tensorflow()
     folder, config, loaded = load(args.model, tf, GENERATOR)
     require_task(folder, loaded, GENERATOR, "generate")
     require_languages([args.language], config["languages"], "--language")
-    if args.count < 1 or args.temperature < 0:
-        raise UserError("--count must be at least 1 and --temperature not negative.")
     out = loaded.signatures["serving_default"](language=tf.constant([args.language] * args.count),
                                                 prefix=tf.constant([args.prefix] * args.count),
                                                 temperature=tf.constant([args.temperature] * args.count))
@@ -86,8 +86,8 @@ def evaluate(args):
     tf = import_tensorflow()
     from tasks.names.data import read_names
 
+    names, languages = read_names(args.data, languages_needed=1)  # a bad file fails before the model loads
     folder, config, loaded = load(args.model, tf)
-    names, languages = read_names(args.data, languages_needed=1)
     require_languages(languages, config["languages"], args.data)
     if task_of(loaded) == CLASSIFIER:
         metrics = _classifier_metrics(loaded, names, languages, config["languages"])
