@@ -13,21 +13,10 @@ import zoo
 from tasks.generation.__main__ import Config, build_model, copy_weights, main
 from tasks.generation.data import encode, tbptt_batches, vocabulary, window_batches
 from tests.tasks.cli_errors import user_error
+from tests.tasks.conftest import TRAINED_RECIPES
+from tests.tasks.generation.conftest import TINY, run_recipe
 
-pytestmark = pytest.mark.xdist_group("generation")
-TINY = ["--epochs", "2", "--units", "16", "--num-layers", "1", "--embedding-dim", "8", "--bptt", "20",
-        "--batch-size", "16", "--samples", "40", "--dataset", "generated"]
-
-
-
-def run_recipe(tmp_path, *flags):
-    return main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY, *flags])
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("generation")
-    return tmp_path, run_recipe(tmp_path)
+pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
 
 
 def test_tbptt_batches_continue_each_stream_from_one_batch_to_the_next():
@@ -60,8 +49,8 @@ def test_state_carried_across_chunks_equals_reading_the_stream_whole():
     np.testing.assert_allclose(chunked, whole(streams).numpy(), atol=1e-5)
 
 
-def test_run_writes_metrics_samples_and_an_export(trained):
-    tmp_path, metrics = trained
+def test_run_writes_metrics_samples_and_an_export(generation_run):
+    tmp_path, metrics = generation_run
     export = Path(metrics["export"])
     for name in ("model.keras", "vocabulary.json", "config.json", "metrics.json", "training_curves.png"):
         assert (export / "assets.extra" / name).exists(), name
@@ -72,8 +61,8 @@ def test_run_writes_metrics_samples_and_an_export(trained):
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
 
 
-def test_export_generates_greedily_like_a_python_loop_and_samples_at_temperature(trained):
-    _, metrics = trained
+def test_export_generates_greedily_like_a_python_loop_and_samples_at_temperature(generation_run):
+    _, metrics = generation_run
     export = Path(metrics["export"])
     generate = tf.saved_model.load(str(export)).signatures["serving_default"]
     prompts = ["KING:\n", "", "zz\u00e9 unknown"]
@@ -101,11 +90,11 @@ def test_export_generates_greedily_like_a_python_loop_and_samples_at_temperature
     assert len({c for c in hot["continuation"].numpy()}) > 1  # sampling, not argmax
 
 
-def test_independent_windows_mode_and_the_sample_command(tmp_path, capsys, trained):
+def test_independent_windows_mode_and_the_sample_command(tmp_path, capsys, generation_run):
     metrics = run_recipe(tmp_path, "--no-tbptt", "--epochs", "1")
     assert metrics["tbptt"] is False and metrics["validation"]["nats_per_char"] > 0
     capsys.readouterr()
-    text = main(["sample", "--model", trained[1]["export"], "QUEEN:", "--length", "25", "--temperature", "0"])
+    text = main(["sample", "--model", generation_run[1]["export"], "QUEEN:", "--length", "25", "--temperature", "0"])
     assert text.startswith("QUEEN:") and len(text) == len("QUEEN:") + 25
 
 
@@ -113,7 +102,7 @@ def run_error(argv, capsys):
     return user_error(main, argv, capsys)
 
 
-def test_bad_input_gets_one_clear_error(tmp_path, capsys, trained):
+def test_bad_input_gets_one_clear_error(tmp_path, capsys, generation_run):
     (tmp_path / "empty.txt").write_text("")
     assert "is empty" in run_error(["--data", str(tmp_path / "empty.txt"), *TINY], capsys)
     (tmp_path / "short.txt").write_text("To be or not to be.")
@@ -122,5 +111,6 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, trained):
     assert "--dataset shakespeare needs a network connection" in run_error(
         ["--dataset", "shakespeare", "--run-dir", str(tmp_path / "run2")], capsys)
     assert "--bptt must be positive" in run_error(["--bptt", "0"], capsys)
-    assert "must not be negative" in run_error(["sample", "--model", trained[1]["export"], "--length", "-1"], capsys)
+    export = generation_run[1]["export"]
+    assert "must not be negative" in run_error(["sample", "--model", export, "--length", "-1"], capsys)
     assert not (tmp_path / "exports").exists()

@@ -14,8 +14,7 @@ def run_recipe(tmp_path, *flags):
                  "--tfds-dir", str(tmp_path / "tfds"), *TINY, *flags])
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One offline-data run shared by the tests that only read its outputs."""
-    tmp_path = tmp_path_factory.mktemp("sentiment")
-    return tmp_path, run_recipe(tmp_path, "--dataset", "offline")
+@pytest.fixture
+def trained(sentiment_run):
+    """The offline-data run shared by the tests that only read its outputs (tests/tasks/conftest.py)."""
+    return sentiment_run

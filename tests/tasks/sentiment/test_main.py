@@ -14,10 +14,11 @@ from tasks.common import training
 from tasks.common.cli import run_cli
 from tasks.sentiment.__main__ import main
 from tests.tasks.cli_errors import command_line_error, user_error
+from tests.tasks.conftest import TRAINED_RECIPES
 from tests.tasks.sentiment.conftest import TINY, run_recipe
 
-# One worker runs this module, so its trained recipe (module fixture) is made once.
-pytestmark = pytest.mark.xdist_group("sentiment_main")
+# On the worker that runs the shared recipe runs (tests/tasks/conftest.py), so they train once.
+pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
 
 # 70 texts: more than the export's largest compiled batch (64), so its chunked path is compared too.
 TEXTS = ["not bad at all", "the plot was really dull", "", "great " * 3000, "ünïcödé <br /> reviews!"] * 14

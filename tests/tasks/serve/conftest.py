@@ -1,33 +1,29 @@
 """Freshly exported tiny models and a real server process on a free loopback port."""
 
 import contextlib
+import shutil
 
 import httpx
 import pytest
 
 import zoo
 from tasks.forecasting.__main__ import main as forecasting
-from tasks.generation.__main__ import main as generation
 from tasks.serve.launch import serving
-from tests.tasks.sentiment.conftest import run_recipe as run_sentiment
-from tests.tasks.translation.conftest import run_recipe as run_translation
-from tests.tasks.video_frames.conftest import run_recipe as run_video
 
 
 @pytest.fixture(scope="session")
-def model_base(tmp_path_factory):
+def model_base(tmp_path_factory, sentiment_run, translation_run, video_frames_run, generation_run):
     """saved_models-style folder: every recipe's export (sentiment: strings in, two outputs; translation: strings
     in and out, three signatures; video_frames: uint8 or float frames in; generation: a string and two scalars per
     row; forecasting: the cells of the last rows as text), a zoo tagger (floats in) and a raw zoo seq2seq model
-    (two int inputs)."""
+    (two int inputs). The recipes' exports are copies of the shared tiny runs' (tests/tasks/conftest.py): tests
+    here add versions to this folder, never to theirs."""
     work = tmp_path_factory.mktemp("serve")
-    run_sentiment(work, "--dataset", "offline", "--epochs", "1")
-    run_translation(work, "--dataset", "offline", "--epochs", "1")
-    run_video(work, "--epochs", "1")
-    for recipe, flags in ((generation, ["--dataset", "generated", "--units", "8", "--num-layers", "1", "--bptt", "20",
-                                        "--batch-size", "16", "--samples", "5"]),
-                          (forecasting, ["--dataset", "generated", "--units", "8", "--lookback", "10"])):
-        recipe(["--run-dir", str(work / "run"), "--export-dir", str(work / "exports"), "--epochs", "1", *flags])
+    for name, (_, metrics) in (("sentiment", sentiment_run), ("translation", translation_run),
+                               ("video_frames", video_frames_run), ("generation", generation_run)):
+        shutil.copytree(metrics["export"], work / "exports" / name / "1")
+    forecasting(["--run-dir", str(work / "run"), "--export-dir", str(work / "exports"), "--epochs", "1",
+                 "--dataset", "generated", "--units", "8", "--lookback", "10"])
     base = work / "exports"
     zoo.build("many_to_many", input="features", feature_dim=3, num_outputs=4, units=4).export(
         str(base / "tagger" / "1"), verbose=False)

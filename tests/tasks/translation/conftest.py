@@ -14,8 +14,7 @@ def run_recipe(tmp_path, *flags):
                  "--cache-dir", str(tmp_path / "cache"), *TINY, *flags])
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One run on the offline set (the default when offline), shared by the tests that only read its outputs."""
-    tmp_path = tmp_path_factory.mktemp("translation")
-    return tmp_path, run_recipe(tmp_path)
+@pytest.fixture
+def trained(translation_run):
+    """The offline-set run shared by the tests that only read its outputs (tests/tasks/conftest.py)."""
+    return translation_run

@@ -20,10 +20,11 @@ from tasks.translation.decoding import python_loop_greedy
 from tasks.translation.serving import SIGNATURES, translator_from_export
 from tasks.translation.subwords import END_ID, Subwords
 from tests.tasks.cli_errors import command_line_error, user_error
+from tests.tasks.conftest import TRAINED_RECIPES
 from tests.tasks.translation.conftest import TINY
 
 # One worker runs this module, so its trained recipe (module fixture) is made once.
-pytestmark = pytest.mark.xdist_group("translation_main")
+pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
 
 # Unseen words, an unseen letter (spelled in bytes), decomposed accents (normalized in the graph), an empty text and
 # one longer than max_length.

@@ -13,7 +13,7 @@ def run_recipe(tmp_path, *flags):
     return main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY, *flags])
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("video")
-    return tmp_path, run_recipe(tmp_path)
+@pytest.fixture
+def trained(video_frames_run):
+    """The generated-clips run shared by the tests that only read its outputs (tests/tasks/conftest.py)."""
+    return video_frames_run

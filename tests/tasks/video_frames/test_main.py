@@ -14,10 +14,11 @@ from tasks.common.cli import UserError
 from tasks.video_frames.__main__ import main
 from tasks.video_frames.synthetic import generate_clips
 from tests.tasks.cli_errors import command_line_error, user_error
+from tests.tasks.conftest import TRAINED_RECIPES
 from tests.tasks.video_frames.conftest import TINY, run_recipe, write_video_folder
 
 # One worker runs this module, so its trained recipe (module fixture) is made once.
-pytestmark = pytest.mark.xdist_group("video_main")
+pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
 
 
 def test_run_writes_metrics_plots_and_a_versioned_export(trained):
