@@ -73,6 +73,19 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_
     return run
 
 
+def without_grappler(run):
+    """`run` with TensorFlow's graph optimizer (Grappler) off while it traces and runs, restored after: does its
+    rewriting of each step's graph pay for itself on a model this small?"""
+    def run_unoptimized(*args, **kwargs):
+        before = tf.config.optimizer.get_experimental_options()
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+        try:
+            return run(*args, **kwargs)
+        finally:
+            tf.config.optimizer.set_experimental_options({**before, "disable_meta_optimizer": False})
+    return run_unoptimized
+
+
 def pytorch_contender(texts, labels, vectorizer, args):
     from bench.torch_contenders import SentimentLSTM, train_epochs
 
@@ -89,6 +102,8 @@ def contenders(with_torch, everything):
         rows["PyTorch 2.13, exact masking"] = pytorch_contender
     rows["recipe default (fused LSTM kernel, one graph for every shape)"] = tensorflow_contender(fused_lstm=True,
                                                                                                  shape_graphs=False)
+    rows["recipe default, Grappler off"] = without_grappler(rows["recipe default (fused LSTM kernel, one graph for "
+                                                                 "every shape)"])
     rows["fused LSTM kernel, a graph per frequent shape"] = tensorflow_contender(fused_lstm=True)
     rows["Keras's loop, a graph per frequent shape (earlier default)"] = tensorflow_contender()
     if everything:

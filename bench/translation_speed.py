@@ -27,7 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench.sentiment_speed import EpochClock, print_table, run_rounds, torch_available  # noqa: E402
+from bench.sentiment_speed import EpochClock, print_table, run_rounds, torch_available, without_grappler  # noqa: E402
 from tasks.common.training import ShapeSpecializedSteps  # noqa: E402
 from tasks.translation.__main__ import Config, build_model  # noqa: E402
 from tasks.translation.data import make_dataset, read_pairs  # noqa: E402
@@ -90,6 +90,7 @@ def main():
     if torch_available():
         runs["PyTorch 2.13, GRU encoder-decoder, exact masking"] = pytorch_contender
     runs["recipe default (GRUs on zoo.fuse_grus's loop)"] = functools.partial(tensorflow_contender, fused=True)
+    runs["recipe default, Grappler off"] = without_grappler(runs["recipe default (GRUs on zoo.fuse_grus's loop)"])
     runs["fused GRUs, a graph per frequent shape (--shape-graphs)"] = functools.partial(
         tensorflow_contender, fused=True, shape_graphs=True)
     runs["Keras's GRU layers (--no-fused-gru)"] = functools.partial(tensorflow_contender, fused=False)
