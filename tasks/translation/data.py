@@ -135,7 +135,6 @@ def teacher_forcing(source, target):
     return {"tokens": source, "previous_tokens": decoder_inputs(target, END_ID)}, target[:, 1:]
 
 
-
 def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):
     """Teacher-forcing batches, bucketed by length into a fixed set of padded shapes (one XLA compile each)."""
     dataset = tf.data.Dataset.from_tensor_slices(([s for s, _ in pairs], [t for _, t in pairs]))

@@ -7,7 +7,6 @@ TINY = ["--epochs", "2", "--units", "8", "--embedding-dim", "8", "--vocab-size",
         "--bucket-step", "10", "--batch-size", "32"]
 
 
-
 def run_recipe(tmp_path, *flags):
     """Train, evaluate and export into `tmp_path`; returns the metrics dict (with the export path)."""
     return main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"),

@@ -7,7 +7,6 @@ TINY = ["--epochs", "2", "--units", "16", "--embedding-dim", "16", "--max-length
         "--batch-size", "64", "--max-pairs", "1500", "--examples", "2", "--beam-width", "3"]
 
 
-
 def run_recipe(tmp_path, *flags):
     """Train, evaluate and export into `tmp_path`; returns the metrics dict (with the export path)."""
     return main(["--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"),
