@@ -17,7 +17,7 @@ from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.conftest import TRAINED_RECIPES
 from tests.tasks.video_frames.conftest import TINY, run_recipe, write_video_folder
 
-# One worker runs this module, so its trained recipe (module fixture) is made once.
+# With every user of the shared tiny runs (tests/tasks/conftest.py) on one worker, so each run trains once.
 pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
 
 
