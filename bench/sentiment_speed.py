@@ -82,7 +82,7 @@ def without_grappler(run):
         try:
             return run(*args, **kwargs)
         finally:
-            tf.config.optimizer.set_experimental_options({**before, "disable_meta_optimizer": False})
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False, **before})
     return run_unoptimized
 
 

@@ -17,7 +17,7 @@ from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.conftest import TRAINED_RECIPES
 from tests.tasks.video_frames.conftest import TINY, run_recipe, write_video_folder
 
-# With every user of the shared tiny runs (tests/tasks/conftest.py) on one worker, so each run trains once.
+# Every user of the shared tiny runs (tests/tasks/conftest.py) is in this group, on one worker: each run trains once.
 pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
 
 
