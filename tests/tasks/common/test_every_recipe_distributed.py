@@ -12,7 +12,7 @@ MIRRORED = ["--strategy", "mirrored", "--cpu-replicas", "2"]
 # (module, export name, tiny flags), each as small as its recipe test's config.
 RECIPES = [
     ("tasks.translation", "translation", ["--epochs", "2", "--units", "16", "--embedding-dim", "16", "--max-length",
-                                          "12", "--bucket-step", "4", "--batch-size", "32", "--max-pairs", "1500",
+                                          "12", "--bucket-step", "4", "--batch-size", "32", "--max-pairs", "400",
                                           "--examples", "2", "--beam-width", "3", "--dataset", "offline"]),
     ("tasks.video_frames", "video_frames", ["--epochs", "2", "--units", "8", "--filters", "4", "--train-clips", "120",
                                             "--eval-clips", "24", "--max-frames", "20", "--frame-size", "16",
