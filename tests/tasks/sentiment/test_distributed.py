@@ -21,7 +21,7 @@ pytestmark = pytest.mark.xdist_group("sentiment_distributed")
 TINY = ["--units", "8", "--embedding-dim", "8", "--vocab-size", "300", "--max-length", "30", "--bucket-step", "10",
         "--dataset", "offline", "--learning-rate", "0.01"]
 RECIPE = [sys.executable, "-m", "tasks.sentiment"]
-EPOCHS = ["--epochs", "5", "--patience", "5"]
+EPOCHS = ["--epochs", "3", "--patience", "3"]
 FINGERPRINT = re.compile(r"training finished on worker (\d+): weights fingerprint (\w+)")
 
 
