@@ -2,7 +2,7 @@ from tasks.generation.__main__ import main
 
 # A tiny config: seconds, not minutes. Plumbing and properties are under test, not text quality.
 TINY = ["--epochs", "2", "--units", "16", "--num-layers", "1", "--embedding-dim", "8", "--bptt", "20",
-        "--batch-size", "16", "--samples", "40", "--dataset", "generated"]
+        "--batch-size", "64", "--samples", "40", "--dataset", "generated"]
 
 
 def run_recipe(tmp_path, *flags):
