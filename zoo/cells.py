@@ -55,9 +55,10 @@ def make_rnn(
         wrapper = keras.layers.Bidirectional(layer, merge_mode=merge_mode, name=name)
         # Bidirectional copies `layer` by serializing it, and inside `load_model` (Keras's object-sharing scope) that
         # copy is keyed by `id(layer)`. Once this temporary layer is freed, a layer built later at the same address
-        # is handed a copy of an earlier one: a reload then failed 1-2% of the time with "Forward layer and backward
-        # layer should have different `go_backwards` value". Keeping the template alive for as long as the wrapper
-        # keeps every id in that scope unique. `object.__setattr__` so Keras does not track it as a sublayer.
+        # is handed a copy of an earlier one: about 1.6% of the wrappers built while loading failed with "Forward
+        # layer and backward layer should have different `go_backwards` value". Keeping the template alive for as
+        # long as the wrapper keeps every id in that scope unique. `object.__setattr__` so Keras does not track it as
+        # a sublayer.
         object.__setattr__(wrapper, "_template_kept_alive", layer)
         return wrapper
     return layer
