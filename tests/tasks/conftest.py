@@ -1,6 +1,6 @@
 """One tiny run of each recipe, shared by every test that only reads its outputs (the recipe's own tests and the
-server's), so each trains once per worker instead of once per module. The modules that use them share one xdist
-group, TRAINED_RECIPES, which keeps them on one worker: a session fixture is per worker process."""
+server's), so each trains once per worker instead of once per module. The modules that use them are marked
+SHARES_TRAINED_RUNS, one xdist group, which keeps them on one worker: a session fixture is per worker process."""
 
 import pytest
 
@@ -9,7 +9,8 @@ from tests.tasks.sentiment.conftest import run_recipe as run_sentiment
 from tests.tasks.translation.conftest import run_recipe as run_translation
 from tests.tasks.video_frames.conftest import run_recipe as run_video
 
-TRAINED_RECIPES = "trained_recipes"
+# `pytestmark = SHARES_TRAINED_RUNS` in every module that uses the runs below, so each run trains once.
+SHARES_TRAINED_RUNS = pytest.mark.xdist_group("trained_recipes")
 
 
 def _trained(tmp_path_factory, name, run, *flags):

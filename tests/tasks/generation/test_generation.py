@@ -13,10 +13,10 @@ import zoo
 from tasks.generation.__main__ import Config, build_model, copy_weights, main
 from tasks.generation.data import encode, tbptt_batches, vocabulary, window_batches
 from tests.tasks.cli_errors import user_error
-from tests.tasks.conftest import TRAINED_RECIPES
+from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.generation.conftest import TINY, run_recipe
 
-pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
+pytestmark = SHARES_TRAINED_RUNS
 
 
 def test_tbptt_batches_continue_each_stream_from_one_batch_to_the_next():

@@ -14,11 +14,10 @@ from tasks.common import training
 from tasks.common.cli import run_cli
 from tasks.sentiment.__main__ import main
 from tests.tasks.cli_errors import command_line_error, user_error
-from tests.tasks.conftest import TRAINED_RECIPES
+from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.sentiment.conftest import TINY, run_recipe
 
-# Every user of the shared tiny runs (tests/tasks/conftest.py) is in this group, on one worker: each run trains once.
-pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
+pytestmark = SHARES_TRAINED_RUNS
 
 # 70 texts: more than the export's largest compiled batch (64), so its chunked path is compared too.
 TEXTS = ["not bad at all", "the plot was really dull", "", "great " * 3000, "ünïcödé <br /> reviews!"] * 14

@@ -11,10 +11,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (the translation export's SentencePiece ops, for in_process)
 
-from tests.tasks.conftest import TRAINED_RECIPES
+from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.serve.conftest import running_server
 
-pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
+pytestmark = SHARES_TRAINED_RUNS
 
 TEXTS = ["not bad at all", "a dull plot", "", "ünïcödé <br /> review"]
 FEATURES = [[[0.5, -1.0, 2.0], [1.0, 0.0, 0.3], [0.0, 0.0, 0.0]], [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [1.0, 1.0, 1.0]]]

@@ -20,11 +20,10 @@ from tasks.translation.decoding import python_loop_greedy
 from tasks.translation.serving import SIGNATURES, translator_from_export
 from tasks.translation.subwords import END_ID, Subwords
 from tests.tasks.cli_errors import command_line_error, user_error
-from tests.tasks.conftest import TRAINED_RECIPES
+from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.translation.conftest import TINY
 
-# Every user of the shared tiny runs (tests/tasks/conftest.py) is in this group, on one worker: each run trains once.
-pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
+pytestmark = SHARES_TRAINED_RUNS
 
 # Unseen words, an unseen letter (spelled in bytes), decomposed accents (normalized in the graph), an empty text and
 # one longer than max_length.

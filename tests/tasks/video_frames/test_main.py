@@ -14,11 +14,10 @@ from tasks.common.cli import UserError
 from tasks.video_frames.__main__ import main
 from tasks.video_frames.synthetic import generate_clips
 from tests.tasks.cli_errors import command_line_error, user_error
-from tests.tasks.conftest import TRAINED_RECIPES
+from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.video_frames.conftest import TINY, run_recipe, write_video_folder
 
-# Every user of the shared tiny runs (tests/tasks/conftest.py) is in this group, on one worker: each run trains once.
-pytestmark = pytest.mark.xdist_group(TRAINED_RECIPES)
+pytestmark = SHARES_TRAINED_RUNS
 
 
 def test_run_writes_metrics_plots_and_a_versioned_export(trained):
