@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tasks.common.export import write_extras
+from tasks.common.export import add_endpoint_traced_once, write_extras
 from tasks.forecasting.preparation import Preparation
 
 
@@ -123,7 +123,7 @@ def write_export(directory, model, preparation, *, lookback, targets, per_step, 
         archive.track(lookup)
     spec = {name: tf.TensorSpec([None, lookback], tf.string, name=name)
             for name in signature_names(preparation.raw).values()}
-    archive.add_endpoint("serving_default", lambda raw: end_to_end(raw, training=False), input_signature=[spec])
+    add_endpoint_traced_once(archive, "serving_default", lambda raw: end_to_end(raw, training=False), [spec])
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from tasks.common.export import write_extras
+from tasks.common.export import add_endpoint_traced_once, write_extras
 from tasks.common.text import CharacterIds
 from tasks.generation.data import RESERVED, tbptt_batches
 
@@ -95,7 +95,7 @@ def write_export(directory, generator, *, extras):
     archive = keras.export.ExportArchive()
     for tracked in (generator.model, *generator.models.values(), generator.lookup):
         archive.track(tracked)
-    archive.add_endpoint("serving_default", generator.generate, input_signature=[
+    add_endpoint_traced_once(archive, "serving_default", generator.generate, [
         tf.TensorSpec([None], tf.string, name="prompt"), tf.TensorSpec([None], tf.int32, name="length"),
         tf.TensorSpec([None], tf.float32, name="temperature")])
     archive.write_out(str(directory), verbose=False)

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from tasks.common.export import write_extras
+from tasks.common.export import add_endpoint_traced_once, write_extras
 from tasks.common.reports import class_metrics, plot_confusion, recall_line
 from tasks.common.text import CharacterIds, decoder_inputs
 from tasks.common.training import class_weights, finish_pipeline
@@ -165,7 +165,7 @@ def _export(folder, extras, model, tracked, endpoint, signature):
     archive = keras.export.ExportArchive()
     for item in [model, *tracked]:
         archive.track(item)
-    archive.add_endpoint("serving_default", endpoint, input_signature=signature)
+    add_endpoint_traced_once(archive, "serving_default", endpoint, signature)
     archive.write_out(str(folder), verbose=False)
     extra = Path(folder) / "assets.extra"
     extra.mkdir(exist_ok=True)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.cli import UserError
-from tasks.common.export import version_folder, write_extras
+from tasks.common.export import add_endpoint_traced_once, version_folder, write_extras
 from tasks.common.serving_shapes import (
     WARMUP_FILE,
     length_buckets,
@@ -80,8 +80,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
         probability = tf.sigmoid(logits)
         return {"probability": probability, "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 
-    archive.add_endpoint("serving_default", serve,
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    add_endpoint_traced_once(archive, "serving_default", serve, [tf.TensorSpec([None], tf.string, name="text")])
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()

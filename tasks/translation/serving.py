@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.cli import UserError
-from tasks.common.export import version_folder, write_extras
+from tasks.common.export import add_endpoint_traced_once, version_folder, write_extras
 from tasks.common.text import answers_in_batches, decoder_inputs
 from tasks.translation.data import source_ids
 from tasks.translation.decoding import beam_search, greedy_decode
@@ -89,7 +89,7 @@ def write_export(directory, translator, *, extras):
         archive.track(tracked)
     spec = [tf.TensorSpec([None], tf.string, name="text")]
     for name, fn in zip(SIGNATURES, (translator.greedy, translator.beam, translator.attention)):
-        archive.add_endpoint(name, fn, input_signature=spec)
+        add_endpoint_traced_once(archive, name, fn, spec)
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()

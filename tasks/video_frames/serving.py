@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.common.export import version_folder, write_extras
+from tasks.common.export import add_endpoint_traced_once, version_folder, write_extras
 
 
 def write_export(directory, model, *, classes, frame_size, channels, extras):
@@ -32,10 +32,10 @@ def write_export(directory, model, *, classes, frame_size, channels, extras):
         probabilities = tf.nn.softmax(model(resized, training=False), axis=-1)
         return {"probabilities": probabilities, "labels": tf.gather(names, tf.argmax(probabilities, axis=-1))}
 
-    archive.add_endpoint("serving_default", classify,
-                         input_signature=[tf.TensorSpec([None, None, None, None, channels], tf.float32, name="frames")])
-    archive.add_endpoint("serving_uint8", lambda frames: classify(tf.cast(frames, tf.float32) / 255.0),
-                         input_signature=[tf.TensorSpec([None, None, None, None, channels], tf.uint8, name="frames")])
+    add_endpoint_traced_once(archive, "serving_default", classify,
+                             [tf.TensorSpec([None, None, None, None, channels], tf.float32, name="frames")])
+    add_endpoint_traced_once(archive, "serving_uint8", lambda frames: classify(tf.cast(frames, tf.float32) / 255.0),
+                             [tf.TensorSpec([None, None, None, None, channels], tf.uint8, name="frames")])
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
