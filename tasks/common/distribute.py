@@ -155,11 +155,19 @@ def _place(cfg):
         return Placement(tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0"), kind)
     if kind == "mirrored":
         if gpus:
-            return Placement(tf.distribute.MirroredStrategy(), kind)
+            return Placement(_mirrored(tf), kind)
         _split_cpu(tf, cfg.cpu_replicas)
-        return Placement(tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")]),
-                         kind)
+        return Placement(_mirrored(tf, [d.name for d in tf.config.list_logical_devices("CPU")]), kind)
     return _multi_worker(tf, cluster)
+
+
+def _mirrored(tf, devices=None):
+    """A MirroredStrategy whose collectives cannot meet an earlier strategy's in this process. Every strategy numbers
+    its collectives from the same keys, so a second mirrored run in one process (a notebook, a loop over models)
+    failed with "Shape mismatch in the collective instance 100" (tensorflow/tensorflow#62790); TensorFlow's own tests
+    move the key base the same way for each strategy they make (distribute/strategy_combinations.py)."""
+    tf.distribute.MirroredStrategy._collective_key_base += 100_000
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def _set_thread_pools(tf, intra, inter):
