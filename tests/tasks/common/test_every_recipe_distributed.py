@@ -39,7 +39,7 @@ RECIPES = [
 
 @pytest.fixture(scope="module")
 def mirrored_runs(tmp_path_factory):
-    """{name: (its folder, its run in the plan)} for every recipe above, trained in one subprocess."""
+    """{name: (its folder, its entry in the plan, the process's stderr)} for every recipe above, one subprocess."""
     tmp = tmp_path_factory.mktemp("mirrored")
     plan = [{"module": module, "name": name, "stdout": str(tmp / f"{name}.out"),
              "argv": [*flags, *MIRRORED, "--run-dir", str(tmp / name / "run"),
