@@ -204,9 +204,16 @@ def chronological_splits(rows, validation_fraction, test_fraction, lookback, hor
     previous part (that past is known when forecasting), but no target value is in two parts."""
     n_test, n_val = int(rows * test_fraction), int(rows * validation_fraction)
     train = Split(0, rows - n_test - n_val)
-    if min(train.stop, n_val, n_test) < lookback + horizon:
+    # Training needs one whole window; validation and test only one window's targets (their windows look back into
+    # the part before them, which starts after at least `lookback` rows of training).
+    if min(n_val, n_test) < horizon:
+        raise UserError(f"the series has {rows} steps: its validation and test parts ({n_val} and {n_test} steps) "
+                        f"are shorter than --horizon {horizon}; use a shorter horizon, larger --validation-fraction "
+                        "and --test-fraction, or a longer series.")
+    if train.stop < lookback + horizon:
+        shorter = f"--lookback {train.stop - horizon} or less, or " if train.stop > horizon else ""
         raise UserError(f"the series has {rows} steps: too short for --lookback {lookback} and --horizon {horizon} "
-                        f"in each of train, validation and test; use a shorter lookback or a longer series.")
+                        f"in its {train.stop} training steps; use {shorter}a longer series.")
     return train, Split(train.stop, train.stop + n_val), Split(rows - n_test, rows)
 
 

@@ -154,6 +154,17 @@ def test_windows_never_put_one_target_in_two_parts_and_skip_missing_targets():
     np.testing.assert_array_equal(future[0, :, 0], [80, 81, 82])
 
 
+def test_a_short_series_needs_one_training_window_and_one_held_out_window_per_part():
+    # 50 daily steps at the default lookback (30): validation and test look back into the parts before them
+    parsed = {"numbers": np.arange(50, dtype=np.float32)[:, None]}
+    parts = chronological_splits(50, 0.15, 0.15, lookback=30, horizon=1)
+    assert [len(windows(parsed, part, 30, 1, 1)[2]) for part in parts] == [6, 7, 7]
+    with pytest.raises(UserError, match="use --lookback 35 or less"):
+        chronological_splits(50, 0.15, 0.15, lookback=36, horizon=1)
+    with pytest.raises(UserError, match="shorter than --horizon 8"):
+        chronological_splits(50, 0.15, 0.15, lookback=5, horizon=8)
+
+
 def test_change_targets_round_trip_to_the_values():
     x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype(np.float32)
     y = np.random.default_rng(1).normal(size=(4, 3, 2)).astype(np.float32)  # 3 steps ahead of 2 targets
