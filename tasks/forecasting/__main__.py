@@ -30,6 +30,8 @@ class Config(DistributionFlags):
                                 "downloaded; temperatures: those or an error; generated: the built-in series",
                         choices=("auto", "temperatures", "generated"))
     cache_dir: str | None = flag(None, "download cache folder (default: ~/.keras)")
+    missing_values: str | None = flag(None, "cells that also mean no value, comma-separated, such as a dataset's "
+                                            "-200 or -999,9999 (empty, NA, n/a, ?, null and the like always do)")
     target: str | None = flag(None, "the column to forecast, or several, comma-separated (default: the last numeric "
                                     "one)")
     inputs: str | None = flag(None, "the other columns the model reads, comma-separated, or 'none' (default: every "

@@ -13,7 +13,16 @@ from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.training import finish_pipeline
 from tasks.forecasting.preparation import Preparation, calendar_parts, hours_since_epoch, time_fields
-from tasks.forecasting.table import Columns, Table, drop_unseen, plan_columns, read_table, table_from_text
+from tasks.forecasting.table import (
+    Columns,
+    Table,
+    blank_missing_values,
+    drop_unseen,
+    missing_values,
+    plan_columns,
+    read_table,
+    table_from_text,
+)
 
 TEMPERATURES_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/daily-min-temperatures.csv"
 TEMPERATURES_HOST = "raw.githubusercontent.com"
@@ -161,6 +170,8 @@ def load_data(cfg):
     """The table `cfg` asks for, each column's role decided and printed, prepared into windows of the three
     chronological parts; the preparation sees the training part only."""
     table = load_table(cfg)
+    marks = missing_values(cfg.missing_values)
+    blank_missing_values(table, marks)
     columns = plan_columns(table, cfg.target, cfg.inputs, name=cfg.data or "the data")
     reordered, row_times = in_time_order(table, columns.time, columns.time_order)
     if reordered:
@@ -176,7 +187,7 @@ def load_data(cfg):
     drop_unseen(columns, table, slice(bounds[0].start, bounds[0].stop))
     for note in columns.notes:
         print(note)
-    preparation = Preparation.fit(table, columns, slice(bounds[0].start, bounds[0].stop))
+    preparation = Preparation.fit(table, columns, slice(bounds[0].start, bounds[0].stop), marks)
     raw = {c: tf.constant([table.cells[c]]) for c in preparation.raw}
     parsed = {name: np.asarray(values)[0] for name, values in preparation.parse(raw).items()}
     parts = []

@@ -9,21 +9,24 @@ and fills each window on its own, exactly as the export does (filling across a w
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.forecasting.table import NUMBER, is_missing
+from tasks.forecasting.table import NUMBER, is_missing, is_number
 
 CALENDAR = ("hour", "day_of_week", "day_of_year")  # each becomes a sine and a cosine
 FIELDS = "ymdhis"  # year, month, day, hour, minute, second
 FIELD_DEFAULTS = (math.nan, 1.0, 1.0, 0.0, 0.0, 0.0)  # a field the time does not write (a year cannot be guessed)
 
 
-def to_number(cells):
-    """Text -> float32; NaN where the cell is not a number (missing, or anything else)."""
+def to_number(cells, decimal_comma=False):
+    """Text -> float32; NaN where the cell is not a number (missing, or anything else). `decimal_comma`: 20,5 is
+    20.5 (a column the table was read that way: table.Table.decimal_comma)."""
+    if decimal_comma:
+        cells = tf.strings.regex_replace(cells, ",", ".")
     ok = tf.strings.regex_full_match(cells, NUMBER)
     values = tf.strings.to_number(tf.where(ok, tf.strings.strip(cells), "0"), tf.float32)
     return tf.where(ok, values, math.nan)
@@ -31,8 +34,12 @@ def to_number(cells):
 
 def time_fields(raw, columns, order):
     """[..., 6] float64 year, month, day, hour, minute, second of each step; NaN where the time cannot be read."""
-    if len(columns) == 1:
-        compact = tf.strings.regex_replace(tf.strings.strip(raw[columns[0]]), r"^(\d{4})(\d{2})(\d{2})(\D|$)",
+    if len(columns) == 1 or len(order) > len(columns):  # one column, or a date and a time of day: the digit groups
+        # of their text; otherwise year, month, day[, hour[, minute]] columns, one number each
+        cells = [tf.strings.strip(raw[c]) for c in columns]
+        # A time of day without its date (or the other way round) is no time at all, not a time in year 18.
+        text = tf.where(tf.reduce_any(tf.stack([c == "" for c in cells]), 0), "", tf.strings.join(cells, " "))
+        compact = tf.strings.regex_replace(text, r"^(\d{4})(\d{2})(\d{2})(\D|$)",
                                            r"\1 \2 \3\4")  # 20240131 -> 2024 01 31
         digits = tf.strings.regex_replace(compact, "[^0-9]+", " ")
         groups = tf.strings.split(tf.strings.strip(digits))  # ragged [..., groups]
@@ -140,11 +147,16 @@ class Preparation:
     mean: np.ndarray  # [numeric]
     std: np.ndarray  # [numeric]
     vocabularies: dict  # category column -> its values, most frequent first
+    decimal_comma: list = field(default_factory=list)  # numeric columns written with a decimal comma (20,5)
+    missing_values: list = field(default_factory=list)  # cells that mean no value besides NA and the like (-200)
 
     @classmethod
-    def fit(cls, table, columns, training_rows):
-        """Statistics from the rows of the training part only."""
-        numbers = np.asarray(to_number(tf.constant([table.cells[c][training_rows] for c in columns.numeric])))
+    def fit(cls, table, columns, training_rows, missing_values=()):
+        """Statistics from the rows of the training part only (whose `missing_values` cells are already blank:
+        table.blank_missing_values)."""
+        decimal_comma = [c for c in columns.numeric if c in table.decimal_comma]
+        numbers = np.stack([to_number(tf.constant(table.cells[c][training_rows]), c in decimal_comma)
+                            for c in columns.numeric])
         known = ~np.isnan(numbers)
         counts = known.sum(1)
         mean = np.where(counts > 0, np.nansum(numbers, 1) / np.maximum(counts, 1), 0)
@@ -154,7 +166,8 @@ class Preparation:
             seen = [cell.strip() for cell in table.cells[c][training_rows] if not is_missing(cell)]
             vocabularies[c] = sorted(set(seen), key=lambda v: (-seen.count(v), v))
         return cls(columns.numeric, columns.categorical, columns.time, columns.time_order, columns.calendar,
-                   mean.astype(np.float32), np.where(std > 0, std, 1).astype(np.float32), vocabularies)
+                   mean.astype(np.float32), np.where(std > 0, std, 1).astype(np.float32), vocabularies,
+                   decimal_comma, list(missing_values))
 
     def __post_init__(self):
         # Lookup tables (tracked by the export) map each category to its one-hot slot; missing and unseen values
@@ -176,12 +189,29 @@ class Preparation:
         """raw {column: text [..., steps]} -> {"numbers": [..., steps, numeric] with NaN, "categories":
         [..., steps, categorical] int ids, "calendar": [..., steps, 2 * parts], NaN where the time is unreadable}."""
         like = raw[(self.numeric + self.categorical)[0]]
-        parsed = {"numbers": tf.stack([to_number(raw[c]) for c in self.numeric], -1)}
-        ids = [tf.cast(self.lookups[c](tf.strings.strip(raw[c])), tf.int32) for c in self.categorical]
+        parsed = {"numbers": tf.stack([self._number(raw[c], c in self.decimal_comma) for c in self.numeric], -1)}
+        ids = [tf.cast(self.lookups[c](self._category(raw[c])), tf.int32) for c in self.categorical]
         parsed["categories"] = tf.stack(ids, -1) if ids else tf.zeros(tf.concat([tf.shape(like), [0]], 0), tf.int32)
         parsed["calendar"] = calendar_features(time_fields(raw, self.time, self.time_order), self.calendar) \
             if self.calendar else tf.zeros(tf.concat([tf.shape(like), [0]], 0), tf.float32)
         return parsed
+
+    def _number(self, cells, decimal_comma):
+        """to_number, and NaN where the cell is one of `missing_values` (as text, or as the same number)."""
+        values = to_number(cells, decimal_comma)
+        for value in self.missing_values:
+            same = tf.strings.strip(cells) == value
+            if is_number(value):
+                same |= values == float(value)
+            values = tf.where(same, math.nan, values)
+        return values
+
+    def _category(self, cells):
+        """Stripped cells, empty (missing: slot 0) where one is one of `missing_values`."""
+        cells = tf.strings.strip(cells)
+        for value in self.missing_values:
+            cells = tf.where(cells == value, "", cells)
+        return cells
 
     def features(self, parsed):
         """Parsed windows {[batch, steps, ...]} -> features [batch, steps, feature_count]: scaled numbers and the
@@ -199,10 +229,12 @@ class Preparation:
     def to_json(self):
         return {"numeric": self.numeric, "mean": self.mean.tolist(), "std": self.std.tolist(),
                 "categories": self.vocabularies, "time": self.time, "time_order": self.time_order,
-                "calendar": self.calendar}
+                "calendar": self.calendar, "decimal_comma": self.decimal_comma,
+                "missing_values": self.missing_values}
 
     @classmethod
     def from_json(cls, saved):
         """The preparation an export recorded (`assets.extra/preparation.json`), to prepare rows in Python."""
         return cls(saved["numeric"], list(saved["categories"]), saved["time"], saved["time_order"],
-                   saved["calendar"], np.float32(saved["mean"]), np.float32(saved["std"]), saved["categories"])
+                   saved["calendar"], np.float32(saved["mean"]), np.float32(saved["std"]), saved["categories"],
+                   saved.get("decimal_comma", []), saved.get("missing_values", []))  # absent in older exports

@@ -19,6 +19,9 @@ from tasks.common.tables import read_text_file
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a", "missing", "nat"})
 # A number as the export's graph reads it (preparation.to_number): the same pattern on both sides.
 NUMBER = r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*"
+# Field separators, tried in this order. A spreadsheet saved as CSV where the decimal mark is a comma (most of
+# Europe) separates fields with ';' and writes 20,7 for 20.7; a column of such numbers is read as numbers too.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 MOST_CATEGORIES = 50  # a text column with more distinct values is free text (left out), not a category
 INDEX_NAMES = ("no", "index", "id", "row", "rownames", "unnamed: 0")  # a row counter's usual names
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "month", "day", "year", "period", "ds")
@@ -38,14 +41,16 @@ TIME_FORMATS = (("ymdhis", r"\d{4}\D\d{1,2}\D\d{1,2}\D\d{1,2}\D\d{1,2}\D\d{1,2}"
                 ("ymd", r"\d{8}"),  # 20240131: the graph splits it into 2024 01 31 first (preparation.time_fields)
                 ("y", r"\d{4}"))
 TIME_SUFFIX = r"(\D.*)?"  # seconds' fractions, time zones, AM/PM: read past, not used
+# A time of day in a column of its own, beside a date column (Date 10/03/2004, Time 18.00.00): read together.
+CLOCK = r"\d{1,2}[:.]\d{2}([:.]\d{2})?"
 
 
 def is_missing(cell):
     return cell.strip().lower() in MISSING
 
 
-def is_number(cell):
-    return re.fullmatch(NUMBER, cell) is not None
+def is_number(cell, decimal_comma=False):
+    return re.fullmatch(NUMBER, cell.replace(",", ".") if decimal_comma else cell) is not None
 
 
 @dataclass
@@ -54,6 +59,8 @@ class Table:
     cells: dict  # column name -> its cells (text), in row order
     source: str
     offline: bool = False
+    decimal_comma: list = field(default_factory=list)  # numeric columns written with a decimal comma (20,7)
+    notes: list = field(default_factory=list)  # how the file was read, where it was not a plain comma CSV
 
     @property
     def rows(self):
@@ -67,18 +74,49 @@ def read_table(path):
 
 def table_from_text(content, source, name="the data", offline=False):
     lines = [line for line in content.split("\n") if line.strip()]
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    header = [h.strip() for h in rows[0]]
+    delimiter = _delimiter(lines)
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+    notes = [] if delimiter == "," else [f"read as {DELIMITERS[delimiter]}-separated"]
+    kept = [rows[0], *(row for row in rows[1:] if any(cell.strip() for cell in row))]  # not separators alone
+    blank, rows = len(rows) - len(kept), kept
     if not rows[1:]:
         raise UserError(f"{name} has a header but no rows.")
+    header = [h.strip() for h in rows[0]]
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise UserError(f"{name} line {number} has {len(row)} fields; the header has {len(header)}.")
+    # Separators at the ends of lines (a spreadsheet's export) make unnamed columns with nothing in them.
+    trailing = [i for i, h in enumerate(header) if not h and not any(row[i].strip() for row in rows[1:])]
+    if blank or trailing:
+        notes.append("left out: " + "; ".join(
+            ([f"{blank} row(s) with no value in any column"] if blank else [])
+            + ([f"{len(trailing)} unnamed column(s) with no value"] if trailing else [])))
+        header = [h for i, h in enumerate(header) if i not in trailing]
+        rows = [[cell for i, cell in enumerate(row) if i not in trailing] for row in rows]
     duplicated = [h for h, count in collections.Counter(header).items() if count > 1]
     if duplicated or "" in header:
         raise UserError(f"{name}'s header names a column twice or leaves one unnamed ({duplicated or ['']}); "
                         "give every column its own name.")
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise UserError(f"{name} line {number} has {len(row)} fields; the header has {len(header)}.")
-    return Table(header, {h: [row[i] for row in rows[1:]] for i, h in enumerate(header)}, source)
+    cells = {h: [row[i] for row in rows[1:]] for i, h in enumerate(header)}
+    decimal_comma = [h for h in header if delimiter != "," and _written_with_decimal_commas(cells[h])]
+    if decimal_comma:
+        notes.append(f"decimal commas: {', '.join(decimal_comma)} (20,5 is read as 20.5)")
+    return Table(header, cells, source, offline, decimal_comma, notes)
+
+
+def _delimiter(lines):
+    """The first of DELIMITERS that splits the header and the first rows into the same number of fields, more than
+    one; a comma when none does (a one-column file, or a ragged one, whose error then names the line)."""
+    for delimiter in DELIMITERS:
+        widths = {len(row) for row in csv.reader(lines[:100], delimiter=delimiter)}
+        if len(widths) == 1 and widths.pop() > 1:
+            return delimiter
+    return ","
+
+
+def _written_with_decimal_commas(cells):
+    present = [c for c in cells if not is_missing(c)]
+    return any("," in c for c in present) and all(is_number(c, decimal_comma=True) for c in present)
 
 
 @dataclass
@@ -94,21 +132,46 @@ class Columns:
     notes: list = field(default_factory=list)  # what was decided without being asked, printed by the recipe
 
 
-def column_kind(cells):
+def missing_values(text):
+    """The cells `--missing-values` names (comma-separated: -200 or -999,9999), as a list of strings."""
+    return _names(text or "")
+
+
+def is_one_of(cell, values, decimal_comma=False):
+    """Whether `cell` is one of `values`: the same text, or the same number (-200 and -200.0)."""
+    cell = cell.strip()
+    number = float(cell.replace(",", ".") if decimal_comma else cell) if is_number(cell, decimal_comma) else None
+    return any(cell == v or (number is not None and is_number(v) and number == float(v)) for v in values)
+
+
+def blank_missing_values(table, values):
+    """Empty every cell that is one of `values` (a dataset's own mark for no value, such as -200), so that it is
+    missing like NA; a note says how many."""
+    if not values:
+        return
+    blanked = 0
+    for column, cells in table.cells.items():
+        marked = [is_one_of(c, values, column in table.decimal_comma) for c in cells]
+        blanked += sum(marked)
+        table.cells[column] = ["" if m else c for c, m in zip(cells, marked)]
+    table.notes.append(f"{', '.join(values)}: read as a missing value ({blanked:,} cells)")
+
+
+def column_kind(cells, decimal_comma=False):
     """numeric (every present cell a number), text, or empty (every cell missing)."""
     present = [c for c in cells if not is_missing(c)]
     if not present:
         return "empty"
-    return "numeric" if all(is_number(c) for c in present) else "text"
+    return "numeric" if all(is_number(c, decimal_comma) for c in present) else "text"
 
 
 def plan_columns(table, target=None, inputs=None, name="the data"):
     """Decide each column's role. `target`: one column or several, comma-separated (default: the last numeric
     one); `inputs`: the covariates, comma-separated, or "none" (default: every numeric column and every text column
     with at most MOST_CATEGORIES values)."""
-    kinds = {h: column_kind(table.cells[h]) for h in table.header}
+    kinds = {h: column_kind(table.cells[h], h in table.decimal_comma) for h in table.header}
     time, order, time_note = find_time(table, kinds)
-    notes = [time_note]
+    notes = [*table.notes, time_note]
     usable = [h for h in table.header if h not in time]
     rows_counted = [h for h in usable if kinds[h] == "numeric" and is_row_number(table.cells[h])
                     and (h == table.header[0] or h.lower() in INDEX_NAMES)]
@@ -222,6 +285,9 @@ def find_time(table, kinds):
     candidates = named + [h for h in table.header if kinds[h] == "text" and h not in named]
     for h in candidates:
         order = time_order(table.cells[h])
+        clock = _clock_beside(table, kinds, h) if order in ("ymd", "dmy", "mdy") else None
+        if clock:
+            return [h, clock], order + "his", f"time: the columns {h!r} (the date) and {clock!r} (the time of day)"
         if order:
             return [h], order, f"time: the column {h!r}"
     if named:
@@ -229,10 +295,28 @@ def find_time(table, kinds):
     return [], "", "time: no time column; the rows are the steps, in file order"
 
 
+def _clock_beside(table, kinds, date):
+    """The column holding the time of day beside the column `date` (every present cell like 18:00 or 18.00.00),
+    one named like a time first; None when there is none."""
+    others = sorted((h for h in table.header if h != date and kinds[h] == "text"),
+                    key=lambda h: h.lower() not in TIME_NAMES)
+    for h in others:
+        present = [c.strip() for c in table.cells[h] if not is_missing(c)]
+        if present and all(re.fullmatch(CLOCK + TIME_SUFFIX, c) for c in present):
+            return h
+    return None
+
+
 def time_order(cells):
-    """The TIME_FORMATS order that the first present cells all match, or ""."""
-    sample = [c.strip() for c in cells if not is_missing(c)][:50]
+    """The TIME_FORMATS order that the first present cells all match, or "". Dates written with slashes are
+    month/day/year, unless a first number above 12 anywhere in the column says day/month/year (most of the world's
+    order: 31/03/2004)."""
+    present = [c.strip() for c in cells if not is_missing(c)]
+    sample = present[:50]
     for order, pattern in TIME_FORMATS:
         if sample and all(re.fullmatch(pattern + TIME_SUFFIX, c) for c in sample):
+            if order.startswith("md") and any(int(re.match(r"\d+", c).group()) > 12 for c in present
+                                              if re.match(r"\d+/", c)):
+                return "dm" + order[2:]
             return order
     return ""

@@ -24,7 +24,14 @@ from tasks.forecasting.data import (
 from tasks.forecasting.evaluation import baselines
 from tasks.forecasting.preparation import Preparation, calendar_features, fill_gaps, time_fields
 from tasks.forecasting.serving import change_targets, forecast_from_changes, signature_names
-from tasks.forecasting.table import drop_unseen, plan_columns, read_table, table_from_text, time_order
+from tasks.forecasting.table import (
+    blank_missing_values,
+    drop_unseen,
+    plan_columns,
+    read_table,
+    table_from_text,
+    time_order,
+)
 from tests.tasks.cli_errors import user_error
 
 pytestmark = pytest.mark.xdist_group("forecasting")
@@ -97,6 +104,79 @@ def test_a_messy_table_gets_every_column_a_role_and_says_so(tmp_path):
         columns.notes[-1]
     with pytest.raises(UserError, match="--target 'w' has no value in the training part"):
         drop_unseen(plan_columns(late, "w"), late, slice(0, 3))
+
+
+def write_spreadsheet_export(path, days=200):
+    """write_csv's series as a spreadsheet in a comma-decimal locale saves it (like UCI's AirQualityUCI.csv):
+    ';' between fields, 20,5 for 20.5, dates day first and the time of day in a column of its own, -200 for a
+    missing value, a ';' at each line's end, and lines of separators alone at the end of the file. Returns (its
+    path, the same series as a plain CSV, NA where the spreadsheet has -200)."""
+    header, *rows = write_csv(path.with_suffix(".plain.csv"), rows=days).read_text().splitlines()
+    lines, plain = ["Date;Time;humidity;temp;;"], [header]
+    for i, row in enumerate(rows):
+        date, humidity, temp = row.split(",")
+        year, month, day = date.split("-")
+        humidity, marked = (humidity, humidity) if i % 17 != 5 else ("NA", "-200")
+        plain.append(f"{date},{humidity},{temp}")
+        lines.append(f"{day}/{month}/{year};00.00.00;{marked.replace('.', ',')};{temp.replace('.', ',')};;")
+    path.write_text("\r\n".join([*lines, ";;;;;", ";;;;;"]) + "\r\n")
+    path.with_suffix(".plain.csv").write_text("\n".join(plain) + "\n")
+    return path, path.with_suffix(".plain.csv")
+
+
+def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_its_plain_csv(tmp_path):
+    european, plain = write_spreadsheet_export(tmp_path / "s.csv")
+    table, reference = read_table(european), read_table(plain)
+    blank_missing_values(table, ["-200"])
+    assert table.header == ["Date", "Time", "humidity", "temp"] and table.rows == reference.rows == 200
+    assert table.decimal_comma == ["humidity", "temp"] and reference.decimal_comma == []
+    columns, reference_columns = plan_columns(table, "temp"), plan_columns(reference, "temp")
+    assert columns.numeric == ["temp", "humidity"] and columns.time == ["Date", "Time"]
+    assert columns.time_order == "dmyhis" and typical_step(table, columns) == 24
+    notes = "\n".join(columns.notes)
+    for said in ("read as semicolon-separated", "2 row(s) with no value in any column",
+                 "2 unnamed column(s) with no value", "decimal commas: humidity, temp",
+                 "-200: read as a missing value (12 cells)", "humidity 12 of 200"):
+        assert said in notes
+    # The same statistics, and the same numbers and calendar from the cells as each file writes them: the graph
+    # reads 20,5 as 20.5, -200 as missing and 31/01/2001 as the 31st of January.
+    reference_columns.calendar = columns.calendar = ["day_of_week", "day_of_year"]
+    prep = Preparation.fit(table, columns, slice(0, 150), ["-200"])
+    expected = Preparation.fit(reference, reference_columns, slice(0, 150))
+    np.testing.assert_allclose(prep.mean, expected.mean)
+    np.testing.assert_allclose(prep.std, expected.std)
+    as_written = read_table(european)  # -200 still in it, as a client sends it
+    parsed = prep.parse({c: tf.constant([as_written.cells[c]]) for c in prep.raw})
+    wanted = expected.parse({c: tf.constant([reference.cells[c]]) for c in expected.raw})
+    for name in ("numbers", "calendar"):
+        np.testing.assert_allclose(parsed[name], wanted[name], atol=1e-6)
+    saved = Preparation.from_json(prep.to_json())
+    assert saved.decimal_comma == ["temp", "humidity"] and saved.missing_values == ["-200"]  # the numeric order
+    # -200,0 is the same number; a time of day without its date is no time.
+    odd = {"temp": ["-200,0", "1,5"], "humidity": ["1", "2"], "Date": ["", "02/01/2001"],
+           "Time": ["10.00.00", "10.30.00"]}
+    parsed = prep.parse({c: tf.constant([cells]) for c, cells in odd.items()})
+    assert np.isnan(parsed["numbers"][0, 0, 0]) and parsed["numbers"][0, 1, 0] == 1.5
+    hours = time_fields({c: tf.constant(cells) for c, cells in odd.items()}, ["Date", "Time"], "dmyhis")
+    assert np.isnan(hours[0]).all() and hours[1].numpy().tolist() == [2001, 1, 2, 10, 30, 0]
+    # Slashes with no day above 12 stay month first; one above 12 anywhere makes the column day first.
+    assert time_order(["01/02/2001", "03/04/2001"]) == "mdy" and time_order(["01/02/2001", "13/02/2001"]) == "dmy"
+
+
+def test_the_recipe_trains_on_a_spreadsheet_export_and_its_export_reads_it_as_written(tmp_path, capsys):
+    european, plain = write_spreadsheet_export(tmp_path / "s.csv")
+    metrics = main(["--data", str(european), "--target", "temp", "--missing-values=-200", "--run-dir",
+                    str(tmp_path / "run"), "--export-dir", str(tmp_path / "exports"), *TINY, "--epochs", "1"])
+    assert "decimal commas: humidity, temp" in capsys.readouterr().out
+    # The cells as the spreadsheet writes them, and as the plain file writes them: the same forecasts.
+    rows = [50, 90, 200]
+    answer, _ = served(metrics["export"], read_table(european), rows)
+    reference, _ = served(metrics["export"], read_table(plain), rows)
+    np.testing.assert_allclose(answer["temp"], reference["temp"], rtol=1e-6)
+    assert 10 < float(answer["temp"][-1, 0]) < 60  # degrees: the commas were read as decimal marks
+    capsys.readouterr()
+    forecast = main(["predict", "--model", metrics["export"], "--data", str(european)])
+    np.testing.assert_allclose(forecast["temp"], answer["temp"][-1], rtol=1e-5)
 
 
 def test_fill_gaps_stays_inside_each_window():
