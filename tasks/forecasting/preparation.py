@@ -197,21 +197,22 @@ class Preparation:
         return parsed
 
     def _number(self, cells, decimal_comma):
-        """to_number, and NaN where the cell is one of `missing_values` (as text, or as the same number)."""
-        values = to_number(cells, decimal_comma)
-        for value in self.missing_values:
-            same = tf.strings.strip(cells) == value
-            if is_number(value):
-                same |= values == float(value)
-            values = tf.where(same, math.nan, values)
-        return values
+        """to_number, NaN where the cell is one of `missing_values`."""
+        return tf.where(self._marked(cells, decimal_comma), math.nan, to_number(cells, decimal_comma))
 
     def _category(self, cells):
-        """Stripped cells, empty (missing: slot 0) where one is one of `missing_values`."""
-        cells = tf.strings.strip(cells)
+        """Stripped cells, empty (missing: slot 0) where the cell is one of `missing_values`."""
+        return tf.where(self._marked(cells), "", tf.strings.strip(cells))
+
+    def _marked(self, cells, decimal_comma=False):
+        """Where a cell is one of `missing_values`: the same text, or the same number (-200.0 for -200), as
+        table.is_one_of decides it in Python."""
+        marked = tf.zeros(tf.shape(cells), tf.bool)
         for value in self.missing_values:
-            cells = tf.where(cells == value, "", cells)
-        return cells
+            marked |= tf.strings.strip(cells) == value
+            if is_number(value):
+                marked |= to_number(cells, decimal_comma) == float(value)
+        return marked
 
     def features(self, parsed):
         """Parsed windows {[batch, steps, ...]} -> features [batch, steps, feature_count]: scaled numbers and the
