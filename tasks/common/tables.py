@@ -69,11 +69,26 @@ def read_rows(path):
     # Only \n (or \r\n) ends a row: str.splitlines() would also split on \x85, \u2028 and others inside reviews.
     lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
     if _without_gz(Path(path)).suffix.lower() == ".csv":
-        rows = list(csv.reader(lines))
+        rows = list(csv.reader(lines, delimiter=csv_delimiter(lines)))
     else:  # IMDB reviews contain '"', so TSV is split on tabs only
         width = lines[0].count("\t") + 1
         rows = [line.rsplit("\t", width - 1) for line in lines]
     return [h.strip() for h in rows[0]], rows[1:]
+
+
+# Field separators of a CSV, tried in this order: a spreadsheet saved as CSV where the decimal mark is a comma (most
+# of Europe) separates fields with ';'.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def csv_delimiter(lines):
+    """The first of DELIMITERS that splits the header and the first rows into the same number of fields, more than
+    one; a comma when none does (a one-column file, or a ragged one, whose error then names the line)."""
+    for delimiter in DELIMITERS:
+        widths = {len(row) for row in csv.reader(lines[:100], delimiter=delimiter)}
+        if len(widths) == 1 and widths.pop() > 1:
+            return delimiter
+    return ","
 
 
 def _without_gz(path):

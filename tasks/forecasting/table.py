@@ -12,16 +12,13 @@ import re
 from dataclasses import dataclass, field
 
 from tasks.common.cli import UserError
-from tasks.common.tables import read_text_file
+from tasks.common.tables import DELIMITERS, csv_delimiter, read_text_file
 
 # What a CSV writes for "no value" (compared lowercased and stripped). Anything else that is not a number makes the
 # column text.
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a", "missing", "nat"})
 # A number as the export's graph reads it (preparation.to_number): the same pattern on both sides.
 NUMBER = r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*"
-# Field separators, tried in this order. A spreadsheet saved as CSV where the decimal mark is a comma (most of
-# Europe) separates fields with ';' and writes 20,7 for 20.7; a column of such numbers is read as numbers too.
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 MOST_CATEGORIES = 50  # a text column with more distinct values is free text (left out), not a category
 INDEX_NAMES = ("no", "index", "id", "row", "rownames", "unnamed: 0")  # a row counter's usual names
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "month", "day", "year", "period", "ds")
@@ -74,7 +71,7 @@ def read_table(path):
 
 def table_from_text(content, source, name="the data", offline=False):
     lines = [line for line in content.split("\n") if line.strip()]
-    delimiter = _delimiter(lines)
+    delimiter = csv_delimiter(lines)  # ';' where the decimal mark is a comma: 20,7 is read as 20.7 then
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
     notes = [] if delimiter == "," else [f"read as {DELIMITERS[delimiter]}-separated"]
     kept = [rows[0], *(row for row in rows[1:] if any(cell.strip() for cell in row))]  # not separators alone
@@ -102,16 +99,6 @@ def table_from_text(content, source, name="the data", offline=False):
     if decimal_comma:
         notes.append(f"decimal commas: {', '.join(decimal_comma)} (20,5 is read as 20.5)")
     return Table(header, cells, source, offline, decimal_comma, notes)
-
-
-def _delimiter(lines):
-    """The first of DELIMITERS that splits the header and the first rows into the same number of fields, more than
-    one; a comma when none does (a one-column file, or a ragged one, whose error then names the line)."""
-    for delimiter in DELIMITERS:
-        widths = {len(row) for row in csv.reader(lines[:100], delimiter=delimiter)}
-        if len(widths) == 1 and widths.pop() > 1:
-            return delimiter
-    return ","
 
 
 def _written_with_decimal_commas(cells):

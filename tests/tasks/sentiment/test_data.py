@@ -28,13 +28,14 @@ def test_tsv_with_numeric_labels_and_stray_tab_and_quotes(tmp_path):
     assert all(t.startswith('a "quoted"\treview') for t in texts)
 
 
-def test_csv_with_label_names(tmp_path):
+@pytest.mark.parametrize("separator", [",", ";"])  # ';': a spreadsheet's CSV where the decimal mark is a comma
+def test_csv_with_label_names(tmp_path, separator):
     path = tmp_path / "reviews.csv"
-    path.write_text("sentiment,review\n" + "".join(f'{"pos" if i % 2 else "NEG"},"good, {i}"\n'
-                                                     for i in range(20)))
+    path.write_text(f"sentiment{separator}review\n" + "".join(f'{"pos" if i % 2 else "NEG"}{separator}"good, {i}"\n'
+                                                                for i in range(20)))
     splits = data.load_splits(cfg(data=str(path)))
     pairs = list(zip(*splits.train))
-    assert all(label == int(text.split(", ")[1]) % 2 for text, label in pairs)
+    assert len(pairs) == 12 and all(label == int(text.split(", ")[1]) % 2 for text, label in pairs)
 
 
 @pytest.mark.parametrize("name", ["reviews.tsv.gz", "reviews.csv.gz"])
