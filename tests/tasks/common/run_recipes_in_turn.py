@@ -1,8 +1,9 @@
 """Run several recipe command lines one after another in this one process, as `python -m <module> <argv>` would run
 each: `python -m tests.tasks.common.run_recipes_in_turn PLAN.json`.
 
-PLAN.json is a list of {"module", "argv", "stdout"}; each run's standard output goes to its "stdout" file, and the
-plan's file gets a "returncode" (and, on a crash, the "traceback") for each. A test that needs a fresh process for
+PLAN.json is a list of {"module", "argv", "stdout", "stderr"}; each run's standard output and Python's standard error
+go to its "stdout" and "stderr" files, and the plan's file gets a "returncode" (and, on a crash, the "traceback")
+for each. A test that needs a fresh process for
 what it sets up before TensorFlow starts (logical CPU devices) uses it to pay for starting TensorFlow (about 10 s
 here) once, not once per recipe."""
 
@@ -19,7 +20,8 @@ from tasks.common.cli import run_cli
 def run_in_turn(plan):
     for run in plan:
         main = importlib.import_module(f"{run['module']}.__main__").main
-        with open(run["stdout"], "w") as stdout, contextlib.redirect_stdout(stdout):
+        with (open(run["stdout"], "w") as stdout, contextlib.redirect_stdout(stdout),
+              open(run["stderr"], "w") as stderr, contextlib.redirect_stderr(stderr)):
             try:
                 run_cli(main, run["argv"])
                 run["returncode"] = 0

@@ -37,14 +37,19 @@ RECIPES = [
 ]
 
 
+# A run that must be refused, in the same process: truncated BPTT keeps a state per stream that replicas cannot share.
+REFUSED = ("tasks.generation", "refused_tbptt", ["--dataset", "generated"])
+
+
 @pytest.fixture(scope="module")
 def mirrored_runs(tmp_path_factory):
-    """{name: (its folder, its entry in the plan, the process's stderr)} for every recipe above, one subprocess."""
+    """{name: (its folder, its entry in the plan, the process's stderr)} for every recipe above and the refused run,
+    one subprocess."""
     tmp = tmp_path_factory.mktemp("mirrored")
-    plan = [{"module": module, "name": name, "stdout": str(tmp / f"{name}.out"),
+    plan = [{"module": module, "name": name, "stdout": str(tmp / f"{name}.out"), "stderr": str(tmp / f"{name}.err"),
              "argv": [*flags, *MIRRORED, "--run-dir", str(tmp / name / "run"),
                       "--export-dir", str(tmp / name / "exports")]}
-            for module, name, flags in RECIPES]
+            for module, name, flags in [*RECIPES, REFUSED]]
     (tmp / "plan.json").write_text(json.dumps(plan))
     result = subprocess.run([sys.executable, "-m", "tests.tasks.common.run_recipes_in_turn", str(tmp / "plan.json")],
                             capture_output=True, text=True, cwd=ROOT, timeout=900)
@@ -65,9 +70,9 @@ def test_recipe_trains_on_two_mirrored_replicas_and_exports(mirrored_runs, name)
     assert not (folder / "run" / "backup").exists()
 
 
-def test_truncated_bptt_is_refused_on_several_devices_with_the_way_out():
-    result = subprocess.run([sys.executable, "-m", "tasks.generation", "--dataset", "generated", *MIRRORED],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("error: --tbptt keeps each stream's recurrent state")
-    assert "--no-tbptt" in result.stderr
+def test_truncated_bptt_is_refused_on_several_devices_with_the_way_out(mirrored_runs):
+    folder, run, _ = mirrored_runs[REFUSED[1]]
+    stderr = Path(run["stderr"]).read_text()
+    assert run["returncode"] == 2 and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: --tbptt keeps each stream's recurrent state")
+    assert "--no-tbptt" in stderr and not (folder / "exports").exists()
