@@ -4,6 +4,7 @@ surnames for a language (one-to-many), exported as a SavedModel that takes and r
     python -m tasks.names                                  # classify: a surname's language
     python -m tasks.names --task generate                  # new surnames for a language
     python -m tasks.names --data names.tsv                 # your own name<TAB>language file
+    python -m tasks.names --data data/names                # the tutorial's folder of <Language>.txt files
     python -m tasks.names classify --model saved_models/classify_names Nakamura Schmidt
     python -m tasks.names generate --model saved_models/names --language Japanese --count 5
     python -m tasks.names evaluate --model saved_models/classify_names --data names.tsv
@@ -26,7 +27,8 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     task: str = flag("classify", "classify: a surname's language (many-to-one); generate: new surnames for a "
                                  "language (one-to-many)", choices=("classify", "generate"))
     # data
-    data: str | None = flag(None, "a TSV of name<TAB>language lines")
+    data: str | None = flag(None, "a TSV of name<TAB>language lines, or the tutorial's data/names folder of "
+                                  "<Language>.txt files (or its data.zip)")
     dataset: str = flag("auto", "auto: the tutorial's names, or generated names when they cannot be downloaded; "
                                 "names: those or an error; generated: the built-in stand-in",
                         choices=("auto", "names", "generated"))
@@ -78,7 +80,8 @@ def parser():
     ev = commands.add_parser("evaluate", help="accuracy (classify export) or nats per character (generate "
                                               "export) on a TSV of name<TAB>language lines")
     ev.add_argument("--model", required=True, help="an export folder (saved_models/classify_names or names)")
-    ev.add_argument("--data", required=True, help="a TSV of name<TAB>language lines")
+    ev.add_argument("--data", required=True, help="a TSV of name<TAB>language lines, or a folder of <Language>.txt "
+                                                  "files (or a zip of them)")
     return top
 
 

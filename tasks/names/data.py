@@ -1,8 +1,9 @@
 """Names by language (the PyTorch char-RNN tutorials' data): which language a surname comes from (many-to-one), and
 new surnames for a language (one-to-many: the language vector sets the state of a character decoder).
 
-Data: `--data PATH`: a TSV of `name<TAB>language`, else the tutorial's `data.zip` from its public URL, else (offline,
-no dataset named) generated names from a few made-up syllable sets, marked as such.
+Data: `--data PATH`: a TSV of `name<TAB>language`, or the tutorial's own layout (its `data/names/` folder of
+`<Language>.txt` files, one name per line, or its `data.zip`); else that `data.zip` from its public URL, else
+(offline, no dataset named) generated names from a few made-up syllable sets, marked as such.
 """
 
 import random
@@ -16,7 +17,7 @@ import tensorflow as tf
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
-from tasks.common.tables import read_text_file
+from tasks.common.tables import read_text_file, read_texts
 from tasks.common.text import CharacterIds
 
 NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"
@@ -47,20 +48,66 @@ def load_names(cfg):
 
 
 def read_names(path, languages_needed=2):
-    """(names, languages) from a TSV of name<TAB>language lines (a `name<TAB>language` header is skipped); training
-    needs two languages or more, scoring an export one."""
+    """(names, languages) from a TSV of name<TAB>language lines (a `name<TAB>language` header is skipped), a folder
+    of `<Language>.txt` files or a zip holding them (the tutorial's `data/names/` and `data.zip`); training needs two
+    languages or more, scoring an export one."""
+    path = Path(path)
+    if path.is_dir():
+        names, languages = _names_by_file((file.stem, read_texts(file, "--data")) for file in _language_files(path))
+    elif zipfile.is_zipfile(path):
+        names, languages = _names_from_zip(path)
+    else:
+        names, languages = _names_from_tsv(path)
+    if len(set(languages)) < languages_needed:
+        needed = "two are" if languages_needed > 1 else "one is"
+        raise UserError(f"{path} has {len(set(languages))} language(s); at least {needed} needed.")
+    return names, languages
+
+
+def _names_from_tsv(path):
     names, languages = [], []
     for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         if not line.strip() or (number == 1 and line.lower().startswith("name\t")):
             continue
         fields = line.split("\t")
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise UserError(f"{path} line {number} is not 'name<TAB>language'.")
+            raise UserError(f"{path} line {number} is not 'name<TAB>language' (or pass a folder of <Language>.txt "
+                            "files).")
         names.append(fields[0].strip())
         languages.append(fields[1].strip())
-    if len(set(languages)) < languages_needed:
-        needed = "two are" if languages_needed > 1 else "one is"
-        raise UserError(f"{path} has {len(set(languages))} language(s); at least {needed} needed.")
+    return names, languages
+
+
+def _language_files(folder):
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and p.is_file())
+    if not files:
+        raise UserError(f"{folder} is a folder with no .txt files; pass a TSV of name<TAB>language lines, or a folder "
+                        "with one <Language>.txt file of names (one per line) for each language.")
+    return files
+
+
+def _names_from_zip(path):
+    """The tutorial's data.zip (or any zip): every `<Language>.txt` in it under data/names/, or anywhere."""
+    with zipfile.ZipFile(path) as z:
+        members = sorted(m for m in z.namelist() if m.lower().endswith(".txt") and not m.startswith("__MACOSX"))
+        tutorial = [m for m in members if m.startswith("data/names/")]
+        if not members:
+            raise UserError(f"{path} is a zip with no .txt files; the names tutorial's data.zip holds "
+                            "data/names/<Language>.txt.")
+        try:
+            return _names_by_file((Path(m).stem, z.read(m).decode("utf-8").splitlines()) for m in tutorial or members)
+        except UnicodeDecodeError:
+            raise UserError(f"{path} holds a .txt file that is not UTF-8 text; re-save its files as UTF-8.") from None
+
+
+def _names_by_file(files):
+    """(names, languages) from (language, lines) pairs: each non-empty line of a language's file is one name."""
+    names, languages = [], []
+    for language, lines in files:
+        for name in lines:
+            if name.strip():
+                names.append(name.strip())
+                languages.append(language)
     return names, languages
 
 
@@ -71,15 +118,7 @@ def _download_names(cache_dir, *, explicit):
         if explicit:
             raise unreachable_error("names", NAMES_HOST, "a local TSV")
         return None
-    archive = Path(keras.utils.get_file("names-data.zip", NAMES_URL, cache_dir=cache_dir))
-    names, languages = [], []
-    with zipfile.ZipFile(archive) as z:
-        for member in sorted(m for m in z.namelist() if m.startswith("data/names/") and m.endswith(".txt")):
-            for name in z.read(member).decode("utf-8").splitlines():
-                if name.strip():
-                    names.append(name.strip())
-                    languages.append(Path(member).stem)
-    return names, languages
+    return _names_from_zip(Path(keras.utils.get_file("names-data.zip", NAMES_URL, cache_dir=cache_dir)))
 
 
 def generated_names(seed, per_language=400):

@@ -4,6 +4,7 @@ their exports, on a small TSV written here."""
 import json
 import random
 import types
+import zipfile
 from pathlib import Path
 
 import keras
@@ -11,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tasks.common.cli import run_cli
+from tasks.common.cli import UserError, run_cli
 from tasks.common.text import decoder_inputs
 from tasks.names.__main__ import main
-from tasks.names.data import END, START, char_ids, load_names, split
+from tasks.names.data import END, START, char_ids, load_names, read_names, split
 
 pytestmark = pytest.mark.xdist_group("names")
 TINY = ["--epochs", "2", "--units", "16", "--embedding-dim", "8", "--batch-size", "32"]
@@ -55,6 +56,29 @@ def test_split_keeps_every_copy_of_a_name_on_one_side_and_every_language_in_each
         seen = [{names.names[i] for i in part} for part in parts]
         assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
         assert all({names.languages[i] for i in part} == {"A", "B"} for part in parts[1:])
+
+
+def test_the_tutorials_folder_of_language_files_and_its_zip_read_as_the_tsv(names_file, tmp_path):
+    rows = [line.split("\t") for line in names_file.read_text(encoding="utf-8").splitlines()[1:]]
+    by_language = {}
+    for name, language in rows:
+        by_language.setdefault(language, []).append(name)
+    folder = tmp_path / "data" / "names"
+    folder.mkdir(parents=True)
+    for language, names in by_language.items():
+        (folder / f"{language}.txt").write_text("\n".join(names) + "\n\n", encoding="utf-8")
+    (folder / "README").write_text("not a language")
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as archive:
+        for language in by_language:
+            archive.write(folder / f"{language}.txt", f"data/names/{language}.txt")
+        archive.writestr("data/eng-fra.txt", "a translation file the tutorial's zip holds too")
+    expected = sorted(map(tuple, rows))
+    for path in (folder, tmp_path / "data.zip"):
+        names, languages = read_names(path)
+        assert sorted(zip(names, languages)) == expected
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no .txt files; pass a TSV of name<TAB>language lines, or a folder"):
+        read_names(tmp_path / "empty")
 
 
 def test_offline_without_a_dataset_named_uses_generated_names(capsys):
