@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.cli import UserError
-from tasks.common.tables import read_text_file
+from tasks.common.tables import csv_delimiter, read_text_file
 from tasks.common.training import PARALLEL_CALLS, finish_pipeline
 from tasks.video_frames import synthetic
 
@@ -91,11 +91,17 @@ def resize_frames(frames, size):
 def read_labels_csv(path, target):
     """{file name: label} for clip labels (`file,label`) or {file name: {frame: label}} for per-frame labels
     (`file,frame,label`), from a CSV with a header."""
-    rows = list(csv.DictReader(read_text_file(path).splitlines()))
+    lines = [line for line in read_text_file(path).splitlines() if line.strip()]
+    rows = list(csv.DictReader(lines, delimiter=csv_delimiter(lines)))
     needed = ("file", "frame", "label") if target == "frames" else ("file", "label")
     if not rows or any(column not in rows[0] for column in needed):
         raise UserError(f"{path} needs a header with the columns {', '.join(needed)} (one row per "
                         f"{'frame' if target == 'frames' else 'clip'}); found {list(rows[0]) if rows else 'no rows'}.")
+    for number, row in enumerate(rows, start=2):
+        empty = [column for column in needed if not (row[column] or "").strip()]
+        if empty:
+            raise UserError(f"{path} line {number} has no {' and no '.join(empty)}; every row needs "
+                            f"{', '.join(needed)}.")
     if target != "frames":
         return {row["file"]: row["label"].strip() for row in rows}
     labels = {}

@@ -43,6 +43,11 @@ def test_bad_video_files(tmp_path, make, message):
         read_video(make(tmp_path / "clip.mp4"))
 
 
+def test_a_labels_file_separated_by_semicolons_reads_as_with_commas(tmp_path):
+    (tmp_path / "labels.csv").write_text("file;frame;label\r\nx.gif;0;a\r\nx.gif;1;b\r\n\r\n")
+    assert read_labels_csv(tmp_path / "labels.csv", "frames") == {"x.gif": {0: "a", 1: "b"}}
+
+
 def test_labelled_folder_with_per_frame_and_clip_labels(tmp_path):
     folder, videos = write_video_folder(tmp_path / "frames", count=4)
     clips, classes = read_labelled_videos(folder, target="frames", frame_size=16, max_frames=12)
@@ -58,6 +63,8 @@ def test_labelled_folder_with_per_frame_and_clip_labels(tmp_path):
 @pytest.mark.parametrize("content,message", [
     ("name,label\nx.gif,a\n", "needs a header with the columns file, frame, label"),
     ("file,frame,label\nx.gif,first,a\n", "is not a frame number"),
+    ("file,frame,label\nx.gif,0,a\nx.gif,1\n", "line 3 has no label; every row needs file, frame, label"),
+    ("file,frame,label\n,0,a\n", "line 2 has no file; every row needs"),
 ])
 def test_bad_label_files(tmp_path, content, message):
     (tmp_path / "labels.csv").write_text(content)
