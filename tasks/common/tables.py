@@ -10,15 +10,16 @@ TEXT_COLUMNS = ("text", "review", "sentence", "content")
 LABEL_COLUMNS = ("label", "sentiment", "polarity", "target")
 
 
-def read_text_file(path):
+def read_text_file(path, kind="a TSV or CSV file", needs="a header row and at least one labelled row"):
+    """The text of a `--data` file; errors say it should be `kind` holding `needs`."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist; pass an existing file with --data.")
     if path.is_dir():
-        raise UserError(f"{path} is a folder; expected a TSV or CSV file.")
+        raise UserError(f"{path} is a folder; expected {kind}.")
     content = _decoded(path, path.read_bytes(), "--data takes UTF-8 text, gzip-compressed or not")
     if not content.strip():
-        raise UserError(f"{path} is empty; it needs a header row and at least one labelled row.")
+        raise UserError(f"{path} is empty; it needs {needs}.")
     return content
 
 

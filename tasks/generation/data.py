@@ -36,7 +36,8 @@ def load_text(cfg):
     """The text `cfg` (data, dataset, validation_fraction, seed) asks for, split into train and a held-out tail."""
     offline = False
     if cfg.data:
-        text, source = read_text_file(cfg.data), f"file {cfg.data}"
+        text, source = read_text_file(cfg.data, "a text file (one book, or all of them in one file)",
+                                      "text to learn from"), f"file {cfg.data}"
     elif cfg.dataset == "generated":
         text, source, offline = generated_play(cfg.seed), GENERATED_NAME, True
     else:

@@ -66,7 +66,7 @@ def read_names(path, languages_needed=2):
 
 def _names_from_tsv(path):
     names, languages = [], []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path, needs="name<TAB>language lines").splitlines(), start=1):
         if not line.strip() or (number == 1 and line.lower().startswith("name\t")):
             continue
         fields = line.split("\t")

@@ -63,7 +63,8 @@ def load_splits(cfg):
 
 def read_pairs(path):
     """(source, target) pairs from a TSV: `source<TAB>target` per line, extra columns ignored, Unicode NFC."""
-    lines = [line.rstrip("\r") for line in read_text_file(path).split("\n") if line.strip()]
+    content = read_text_file(path, "a TSV file of source<TAB>target lines", "source<TAB>target lines")
+    lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
     pairs = []
     for number, line in enumerate(lines, start=1):
         fields = line.split("\t")

@@ -104,7 +104,8 @@ def run_error(argv, capsys):
 
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, generation_run):
     (tmp_path / "empty.txt").write_text("")
-    assert "is empty" in run_error(["--data", str(tmp_path / "empty.txt"), *TINY], capsys)
+    assert "is empty; it needs text to learn from" in run_error(["--data", str(tmp_path / "empty.txt"), *TINY], capsys)
+    assert "is a folder; expected a text file" in run_error(["--data", str(tmp_path), *TINY], capsys)
     (tmp_path / "short.txt").write_text("To be or not to be.")
     assert "too short for --batch-size 64 streams of --bptt 20" in run_error(
         ["--data", str(tmp_path / "short.txt"), "--run-dir", str(tmp_path / "run"), *TINY], capsys)

@@ -28,7 +28,7 @@ def test_read_pairs_ignores_extra_columns_and_normalizes_unicode(tmp_path):
 @pytest.mark.parametrize("content,message", [
     ("just one column\n", "line 1 is not 'source<TAB>target'"),
     ("a\tb\n\tb\n", "line 2 is not 'source<TAB>target'"),
-    ("", "is empty"),
+    ("", "is empty; it needs source<TAB>target lines"),
 ])
 def test_bad_pair_files(tmp_path, content, message):
     path = tmp_path / "pairs.tsv"
