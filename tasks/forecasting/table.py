@@ -272,9 +272,9 @@ def find_time(table, kinds):
     candidates = named + [h for h in table.header if kinds[h] == "text" and h not in named]
     for h in candidates:
         order = time_order(table.cells[h])
-        clock = _clock_beside(table, kinds, h) if order in ("ymd", "dmy", "mdy") else None
+        clock, fields = _time_of_day_beside(table, kinds, h) if order in ("ymd", "dmy", "mdy") else (None, "")
         if clock:
-            return [h, clock], order + "his", f"time: the columns {h!r} (the date) and {clock!r} (the time of day)"
+            return [h, clock], order + fields, f"time: the columns {h!r} (the date) and {clock!r} (the time of day)"
         if order:
             return [h], order, f"time: the column {h!r}"
     if named:
@@ -282,16 +282,20 @@ def find_time(table, kinds):
     return [], "", "time: no time column; the rows are the steps, in file order"
 
 
-def _clock_beside(table, kinds, date):
-    """The column holding the time of day beside the column `date` (every present cell like 18:00 or 18.00.00),
-    one named like a time first; None when there is none."""
-    others = sorted((h for h in table.header if h != date and kinds[h] == "text"),
-                    key=lambda h: h.lower() not in TIME_NAMES)
-    for h in others:
+def _time_of_day_beside(table, kinds, date):
+    """(the column holding the time of day beside the column `date`, the fields it writes): text like 18:00 or
+    18.00.00 in every present cell ("his"; one named like a time first), or a column named hour of whole numbers
+    0-24 ("h"); (None, "") when there is none."""
+    for h in sorted((h for h in table.header if h != date and kinds[h] == "text"),
+                    key=lambda h: h.lower() not in TIME_NAMES):
         present = [c.strip() for c in table.cells[h] if not is_missing(c)]
         if present and all(re.fullmatch(CLOCK + TIME_SUFFIX, c) for c in present):
-            return h
-    return None
+            return h, "his"
+    for h in table.header:
+        if h.lower() in ("hour", "hr") and kinds[h] == "numeric" and all(
+                re.fullmatch(r"\s*\d{1,2}\s*", c) and int(c) <= 24 for c in table.cells[h] if not is_missing(c)):
+            return h, "h"
+    return None, ""
 
 
 def time_order(cells):

@@ -163,6 +163,14 @@ def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_its_pl
     assert time_order(["01/02/2001", "03/04/2001"]) == "mdy" and time_order(["01/02/2001", "13/02/2001"]) == "dmy"
 
 
+def test_a_date_column_and_an_hour_column_make_an_hourly_time():
+    rows = "".join(f"2024-01-{1 + i // 24:02d},{i % 24},{i}\n" for i in range(96))
+    table = table_from_text("date,hour,load\n" + rows, "x")
+    columns = plan_columns(table)
+    assert columns.time == ["date", "hour"] and columns.time_order == "ymdh" and columns.numeric == ["load"]
+    assert typical_step(table, columns) == 1 and season_of(typical_step(table, columns)) == 24
+
+
 def test_the_recipe_trains_on_a_spreadsheet_export_and_its_export_reads_it_as_written(tmp_path, capsys):
     european, plain = write_spreadsheet_export(tmp_path / "s.csv")
     metrics = main(["--data", str(european), "--target", "temp", "--missing-values=-200", "--run-dir",
