@@ -2,6 +2,7 @@
 
 import csv
 import gzip
+import json
 from pathlib import Path
 
 from tasks.common.cli import UserError
@@ -64,17 +65,45 @@ def _utf8(path, raw):
 
 
 def read_rows(path):
-    """(header, rows) of a TSV (tab-separated, quotes not special) or CSV file. In a TSV, a stray tab inside the
-    first column (a review's text) stays in it."""
+    """(header, rows) of a TSV (tab-separated, quotes not special), CSV or JSON Lines file (`.jsonl`, `.json`: one
+    object per line, or one array of objects, as Hugging Face datasets' `to_json` and pandas write them). In a TSV, a
+    stray tab inside the first column (a review's text) stays in it."""
     content = read_text_file(path)
+    suffix = _without_gz(Path(path)).suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        return _json_rows(path, content)
     # Only \n (or \r\n) ends a row: str.splitlines() would also split on \x85, \u2028 and others inside reviews.
     lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
-    if _without_gz(Path(path)).suffix.lower() == ".csv":
+    if suffix == ".csv":
         rows = list(csv.reader(lines, delimiter=csv_delimiter(lines)))
     else:  # IMDB reviews contain '"', so TSV is split on tabs only
         width = lines[0].count("\t") + 1
         rows = [line.rsplit("\t", width - 1) for line in lines]
     return [h.strip() for h in rows[0]], rows[1:]
+
+
+def _json_rows(path, content):
+    """(header, rows) of JSON objects: the first object's keys are the header, each object's values (as text) a
+    row; a key an object lacks is an empty cell."""
+    if content.lstrip().startswith("["):
+        objects = _json(path, content, "the file")
+    else:
+        objects = [_json(path, line, f"line {number}") for number, line in enumerate(content.split("\n"), start=1)
+                   if line.strip()]
+    bad = next((i for i, o in enumerate(objects, start=1) if not isinstance(o, dict)), None)
+    if not objects or bad is not None:
+        raise UserError(f'{path} needs JSON objects with named fields, such as {{"text": "...", "label": 1}}'
+                        + (f"; item {bad} is not one." if bad else "; it has none."))
+    header = list(objects[0])
+    return header, [["" if o.get(k) is None else str(o[k]) for k in header] for o in objects]
+
+
+def _json(path, text, where):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: {where} is not JSON ({error.msg}); a .jsonl file holds one object per line, such "
+                        'as {"text": "...", "label": 1}.') from None
 
 
 # Field separators of a CSV, tried in this order: a spreadsheet saved as CSV where the decimal mark is a comma (most

@@ -1,5 +1,6 @@
 """Data: every accepted --data format, the offline fallback, the tfds path, and tokenization eagerly and in tf.data."""
 
+import json
 import types
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tasks.common.cli import UserError
 from tasks.sentiment import data
 from tasks.sentiment.offline import offline_reviews
 
@@ -36,6 +38,19 @@ def test_csv_with_label_names(tmp_path, separator):
     splits = data.load_splits(cfg(data=str(path)))
     pairs = list(zip(*splits.train))
     assert len(pairs) == 12 and all(label == int(text.split(", ")[1]) % 2 for text, label in pairs)
+
+
+@pytest.mark.parametrize("name", ["reviews.jsonl", "reviews.json"])
+def test_json_lines_and_a_json_array_read_as_a_table(tmp_path, name):
+    objects = [{"text": f'good, "{i}"\tone', "label": i % 2, "extra": None} for i in range(20)]
+    path = tmp_path / name
+    path.write_text(json.dumps(objects) if name.endswith(".json") else "\n".join(map(json.dumps, objects)) + "\n")
+    splits = data.load_splits(cfg(data=str(path)))
+    pairs = list(zip(*splits.train))
+    assert len(pairs) == 12 and all(label == int(text.split('"')[1]) % 2 for text, label in pairs)
+    (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": 1}\n{"text": oops}\n')
+    with pytest.raises(UserError, match="line 2 is not JSON"):
+        data.load_splits(cfg(data=str(tmp_path / "bad.jsonl")))
 
 
 @pytest.mark.parametrize("name", ["reviews.tsv.gz", "reviews.csv.gz"])
