@@ -12,7 +12,7 @@ from tasks.common import downloads  # downloads.network_reachable: the tests' on
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.splits import held_out
-from tasks.common.tables import read_text_file
+from tasks.common.tables import read_rows, read_text_file
 from tasks.common.text import decoder_inputs
 from tasks.common.training import PARALLEL_CALLS, finish_pipeline, with_known_length
 from tasks.translation.offline import NAME as OFFLINE_NAME
@@ -62,15 +62,25 @@ def load_splits(cfg):
 
 
 def read_pairs(path):
-    """(source, target) pairs from a TSV: `source<TAB>target` per line, extra columns ignored, Unicode NFC."""
-    content = read_text_file(path, "a TSV file of source<TAB>target lines", "source<TAB>target lines")
-    lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
+    """(source, target) pairs, Unicode NFC, extra columns ignored: from a TSV of `source<TAB>target` lines (as
+    Tatoeba's and manythings' files), or from a CSV with a header whose first two columns are the source and the
+    target (as many published pair tables)."""
+    if Path(path).name.lower().removesuffix(".gz").endswith(".csv"):
+        header, rows = read_rows(path)
+        if len(header) < 2:
+            raise UserError(f"{path} has the columns {header}; a CSV of pairs needs a source and a target column.")
+        numbered = enumerate(rows, start=2)
+        expected, needs = "a source and a target field", "a source sentence and its translation, the first two columns"
+    else:
+        content = read_text_file(path, "a TSV file of source<TAB>target lines", "source<TAB>target lines")
+        lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
+        numbered = ((n, line.split("\t")) for n, line in enumerate(lines, start=1))
+        expected, needs = "'source<TAB>target'", "a source sentence, a tab and its translation"
     pairs = []
-    for number, line in enumerate(lines, start=1):
-        fields = line.split("\t")
+    for number, fields in numbered:
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise UserError(f"{path} line {number} is not 'source<TAB>target' (found {len(fields)} field(s)); "
-                            "each line needs a source sentence, a tab and its translation.")
+            raise UserError(f"{path} line {number} is not {expected} (found {len(fields)} field(s)); each line needs "
+                            f"{needs}.")
         pairs.append((unicodedata.normalize("NFC", fields[0].strip()), unicodedata.normalize("NFC", fields[1].strip())))
     return pairs
 

@@ -19,6 +19,15 @@ from tasks.translation.offline import offline_pairs
 from tasks.translation.subwords import END_ID, Subwords, learn_subwords
 
 
+def test_a_csv_of_pairs_with_a_header_reads_its_first_two_columns(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text('english,spanish,source\r\nHello.,Hola.,tatoeba\r\n"Yes, sir.","Sí, señor.",x\r\n')
+    assert read_pairs(path) == [("Hello.", "Hola."), ("Yes, sir.", "Sí, señor.")]
+    path.write_text("english;spanish\nHello.;Hola.\nBye.;\n")
+    with pytest.raises(UserError, match="line 3 is not a source and a target field"):
+        read_pairs(path)
+
+
 def test_read_pairs_ignores_extra_columns_and_normalizes_unicode(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("Hola.\tHello.\tCC-BY 2.0 attribution\ncafe\u0301\tcoffee\n", encoding="utf-8")
