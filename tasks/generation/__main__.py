@@ -4,6 +4,7 @@ through time, scored in nats and bits per character on a held-out tail, exported
 
     python -m tasks.generation                          # Tiny Shakespeare (downloaded), or a generated stand-in
     python -m tasks.generation --data book.txt          # any UTF-8 text file
+    python -m tasks.generation --data books/            # a folder of .txt files, one after another
     python -m tasks.generation --no-tbptt               # independent windows instead, for comparison
     python -m tasks.generation sample --model saved_models/generation "ROMEO:" --length 300 --temperature 0.8
 """
@@ -23,7 +24,7 @@ from tasks.common.distribute import DistributionFlags  # noqa: E402
 @dataclasses.dataclass
 class Config(DistributionFlags):
     # data
-    data: str | None = flag(None, "any UTF-8 text file")
+    data: str | None = flag(None, "any UTF-8 text file, or a folder of .txt files (read in name order)")
     dataset: str = flag("auto", "auto: Tiny Shakespeare, or a generated stand-in when it cannot be downloaded; "
                                 "shakespeare: that or an error; generated: the built-in stand-in",
                         choices=("auto", "shakespeare", "generated"))

@@ -9,6 +9,7 @@ character vocabulary; and the two ways to cut a text for training:
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -32,12 +33,24 @@ class Text:
     offline: bool = False
 
 
+def read_texts_of(path):
+    """(text, source) of a text file, or of a folder's .txt files one after another (a corpus kept as one file per
+    book), in name order, a blank line between them."""
+    path = Path(path)
+    if not path.is_dir():
+        return read_text_file(path, "a text file", "text to learn from"), f"file {path}"
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
+    if not files:
+        raise UserError(f"{path} is a folder with no .txt files; pass a text file, or a folder of .txt files.")
+    texts = [read_text_file(f, "a text file", "text to learn from").strip("\n") for f in files]
+    return "\n\n".join(texts) + "\n", f"{len(files)} .txt files in {path}"
+
+
 def load_text(cfg):
     """The text `cfg` (data, dataset, validation_fraction, seed) asks for, split into train and a held-out tail."""
     offline = False
     if cfg.data:
-        text, source = read_text_file(cfg.data, "a text file (one book, or all of them in one file)",
-                                      "text to learn from"), f"file {cfg.data}"
+        text, source = read_texts_of(cfg.data)
     elif cfg.dataset == "generated":
         text, source, offline = generated_play(cfg.seed), GENERATED_NAME, True
     else:

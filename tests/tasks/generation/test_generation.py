@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import zoo
 from tasks.generation.__main__ import Config, build_model, copy_weights, main
-from tasks.generation.data import encode, tbptt_batches, vocabulary, window_batches
+from tasks.generation.data import encode, read_texts_of, tbptt_batches, vocabulary, window_batches
 from tests.tasks.cli_errors import user_error
 from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.generation.conftest import TINY, run_recipe
@@ -30,6 +30,13 @@ def test_tbptt_batches_continue_each_stream_from_one_batch_to_the_next():
         np.testing.assert_array_equal(y, x + 1)  # the target is the next character
     windows = list(window_batches(ids, batch_size=4, bptt=10, seed=0))
     assert len(windows) == 5 and all(np.array_equal(y, x + 1) for x, y in windows)
+
+
+def test_a_folder_of_books_reads_as_one_text_in_name_order(tmp_path):
+    (tmp_path / "b.txt").write_text("Second book.\n")
+    (tmp_path / "a.txt").write_text("\nFirst book.\n\n")
+    (tmp_path / "notes.md").write_text("not a book")
+    assert read_texts_of(tmp_path) == ("First book.\n\nSecond book.\n", f"2 .txt files in {tmp_path}")
 
 
 def test_vocabulary_and_unknown_characters():
@@ -105,7 +112,8 @@ def run_error(argv, capsys):
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, generation_run):
     (tmp_path / "empty.txt").write_text("")
     assert "is empty; it needs text to learn from" in run_error(["--data", str(tmp_path / "empty.txt"), *TINY], capsys)
-    assert "is a folder; expected a text file" in run_error(["--data", str(tmp_path), *TINY], capsys)
+    (tmp_path / "books").mkdir()
+    assert "is a folder with no .txt files" in run_error(["--data", str(tmp_path / "books"), *TINY], capsys)
     (tmp_path / "short.txt").write_text("To be or not to be.")
     assert "too short for --batch-size 64 streams of --bptt 20" in run_error(
         ["--data", str(tmp_path / "short.txt"), "--run-dir", str(tmp_path / "run"), *TINY], capsys)
