@@ -27,8 +27,9 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     task: str = flag("classify", "classify: a surname's language (many-to-one); generate: new surnames for a "
                                  "language (one-to-many)", choices=("classify", "generate"))
     # data
-    data: str | None = flag(None, "a TSV of name<TAB>language lines, or the tutorial's data/names folder of "
-                                  "<Language>.txt files (or its data.zip)")
+    data: str | None = flag(None, "a TSV of name<TAB>language lines, a CSV or JSON Lines table with name and "
+                                  "language columns, or the tutorial's data/names folder of <Language>.txt files "
+                                  "(or its data.zip)")
     dataset: str = flag("auto", "auto: the tutorial's names, or generated names when they cannot be downloaded; "
                                 "names: those or an error; generated: the built-in stand-in",
                         choices=("auto", "names", "generated"))

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
-from tasks.common.tables import read_text_file, read_texts
+from tasks.common.tables import read_rows, read_text_file, read_texts
 from tasks.common.text import CharacterIds
 
 NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"
@@ -56,6 +56,8 @@ def read_names(path, languages_needed=2):
         names, languages = _names_by_file((file.stem, read_texts(file, "--data")) for file in _language_files(path))
     elif zipfile.is_zipfile(path):
         names, languages = _names_from_zip(path)
+    elif path.name.lower().removesuffix(".gz").endswith((".csv", ".jsonl", ".json")):
+        names, languages = _names_from_table(path)
     else:
         names, languages = _names_from_tsv(path)
     if len(set(languages)) < languages_needed:
@@ -75,6 +77,26 @@ def _names_from_tsv(path):
                             "files).")
         names.append(fields[0].strip())
         languages.append(fields[1].strip())
+    return names, languages
+
+
+def _names_from_table(path):
+    """A CSV or JSON Lines table with a header: its `name` column (else the first) and its `language` column (else
+    one named like it, else the second)."""
+    header, rows = read_rows(path)
+    lower = [h.lower() for h in header]
+    name = lower.index("name") if "name" in lower else 0
+    language = next((lower.index(h) for h in ("language", "nationality", "origin", "label") if h in lower),
+                    1 if name != 1 else 0)
+    if len(header) < 2:
+        raise UserError(f"{path} has the columns {header}; it needs a name and a language column.")
+    names, languages = [], []
+    for number, row in enumerate(rows, start=2):
+        if len(row) <= max(name, language) or not row[name].strip() or not row[language].strip():
+            raise UserError(f"{path} line {number} lacks a name or a language ({header[name]!r}, "
+                            f"{header[language]!r}).")
+        names.append(row[name].strip())
+        languages.append(row[language].strip())
     return names, languages
 
 

@@ -58,7 +58,7 @@ def test_split_keeps_every_copy_of_a_name_on_one_side_and_every_language_in_each
         assert all({names.languages[i] for i in part} == {"A", "B"} for part in parts[1:])
 
 
-def test_the_tutorials_folder_of_language_files_and_its_zip_read_as_the_tsv(names_file, tmp_path):
+def test_the_tutorials_folder_its_zip_and_a_csv_read_as_the_tsv(names_file, tmp_path):
     rows = [line.split("\t") for line in names_file.read_text(encoding="utf-8").splitlines()[1:]]
     by_language = {}
     for name, language in rows:
@@ -76,6 +76,9 @@ def test_the_tutorials_folder_of_language_files_and_its_zip_read_as_the_tsv(name
     for path in (folder, tmp_path / "data.zip"):
         names, languages = read_names(path)
         assert sorted(zip(names, languages)) == expected
+    (tmp_path / "names.csv").write_text("id,language,name\n" + "".join(f"{i},{lang},{n}\n" for i, (n, lang)
+                                                                        in enumerate(rows)), encoding="utf-8")
+    assert sorted(zip(*read_names(tmp_path / "names.csv"))) == expected
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no .txt files; pass a TSV of name<TAB>language lines, or a folder"):
         read_names(tmp_path / "empty")
