@@ -65,9 +65,9 @@ def _utf8(path, raw):
 
 
 def read_rows(path):
-    """(header, rows) of a TSV (tab-separated, quotes not special), CSV or JSON Lines file (`.jsonl`, `.json`: one
-    object per line, or one array of objects, as Hugging Face datasets' `to_json` and pandas write them). In a TSV, a
-    stray tab inside the first column (a review's text) stays in it."""
+    """(header, rows) of a TSV (tab-separated, quotes not special), CSV or JSON file (`.jsonl`, `.json`: one object
+    per line, an array of objects, or one object of columns, as Hugging Face datasets' and pandas' `to_json` write
+    them). In a TSV, a stray tab inside the first column (a review's text) stays in it."""
     content = read_text_file(path)
     suffix = _without_gz(Path(path)).suffix.lower()
     if suffix in (".jsonl", ".json"):
@@ -90,12 +90,26 @@ def _json_rows(path, content):
     else:
         objects = [_json(path, line, f"line {number}") for number, line in enumerate(content.split("\n"), start=1)
                    if line.strip()]
+    if isinstance(objects, dict):
+        objects = [objects]
+    if len(objects) == 1 and isinstance(objects[0], dict) and objects[0] and all(
+            isinstance(v, dict | list) for v in objects[0].values()):
+        objects = _records_of_columns(objects[0]) or objects
     bad = next((i for i, o in enumerate(objects, start=1) if not isinstance(o, dict)), None)
     if not objects or bad is not None:
         raise UserError(f'{path} needs JSON objects with named fields, such as {{"text": "...", "label": 1}}'
                         + (f"; item {bad} is not one." if bad else "; it has none."))
     header = list(objects[0])
     return header, [["" if o.get(k) is None else str(o[k]) for k in header] for o in objects]
+
+
+def _records_of_columns(columns):
+    """Rows of a column-oriented object (pandas' default `to_json`: {"text": {"0": ...}, "label": {"0": ...}}, or
+    {"text": [...], "label": [...]}), or None when its columns differ in length."""
+    values = {k: list(v.values()) if isinstance(v, dict) else v for k, v in columns.items()}
+    if len({len(v) for v in values.values()}) != 1:
+        return None
+    return [dict(zip(values, row)) for row in zip(*values.values())]
 
 
 def _json(path, text, where):

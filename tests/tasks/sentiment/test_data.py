@@ -40,11 +40,13 @@ def test_csv_with_label_names(tmp_path, separator):
     assert len(pairs) == 12 and all(label == int(text.split(", ")[1]) % 2 for text, label in pairs)
 
 
-@pytest.mark.parametrize("name", ["reviews.jsonl", "reviews.json"])
-def test_json_lines_and_a_json_array_read_as_a_table(tmp_path, name):
+@pytest.mark.parametrize("layout", ["lines", "array", "columns"])  # pandas' to_json writes columns by default
+def test_json_lines_a_json_array_and_json_columns_read_as_a_table(tmp_path, layout):
     objects = [{"text": f'good, "{i}"\tone', "label": i % 2, "extra": None} for i in range(20)]
-    path = tmp_path / name
-    path.write_text(json.dumps(objects) if name.endswith(".json") else "\n".join(map(json.dumps, objects)) + "\n")
+    path = tmp_path / ("reviews.jsonl" if layout == "lines" else "reviews.json")
+    columns = {k: {str(i): o[k] for i, o in enumerate(objects)} for k in objects[0]}
+    path.write_text({"lines": "\n".join(map(json.dumps, objects)) + "\n", "array": json.dumps(objects),
+                     "columns": json.dumps(columns)}[layout])
     splits = data.load_splits(cfg(data=str(path)))
     pairs = list(zip(*splits.train))
     assert len(pairs) == 12 and all(label == int(text.split('"')[1]) % 2 for text, label in pairs)
