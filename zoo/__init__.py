@@ -9,6 +9,7 @@ from zoo.quiet import import_tensorflow
 
 import_tensorflow()  # before Keras loads it, without TensorFlow's start-up lines on stderr (zoo/quiet.py)
 
+from zoo.adversarial import AdversarialTraining  # noqa: E402
 from zoo.ensemble import ensemble  # noqa: E402
 from zoo.fused import fuse_lstms, fuses_every_layer, runs_fused_kernel  # noqa: E402
 from zoo.fused_gru import fuse_grus  # noqa: E402
@@ -20,7 +21,7 @@ from zoo.transfer import transfer_encoder  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "SampledSoftmaxTraining",
            "ZooModel", "fuse_lstms", "fuse_grus", "fuses_every_layer", "runs_fused_kernel", "FusedAdam",
-           "ensemble"]
+           "ensemble", "AdversarialTraining"]
 
 
 def list_models():

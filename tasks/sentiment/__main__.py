@@ -76,6 +76,9 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
     char_ngrams: bool = flag(True, "blend in a second such model over the 2..5-character pieces of each word")
     ngram_vocab_size: int = flag(400000, "each n-gram model's vocabulary: the most frequent n-grams of the "
                                          "training texts")
+    adversarial: float = flag(0.0, "adversarial training on the embedded words (Miyato et al. 2017): each step "
+                                   "also trains on every review with its embedded words moved this far (L2 over the "
+                                   "review) the way that raises its loss most; twice a step's work (0: off; e.g. 2)")
     pooling: str = flag("max", "how a review's per-word outputs become one vector: last state, mean or max over "
                                 "the words, or concat: the three side by side (ULMFiT)",
                         choices=("last", "mean", "max", "concat"))
@@ -150,7 +153,7 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
                          "num_layers", "units", "embedding_dim", "word_vector_scale", "epochs", "batch_size",
                          "pretrain_epochs", "pretrain_length", "pretrain_learning_rate")
         for name, zero in (("pretrain_tokens", "every word"), ("pretrain_sampled", "the full softmax"),
-                           ("ngrams", "no model over words")):
+                           ("ngrams", "no model over words"), ("adversarial", "no adversarial training")):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative (0: {zero}); got "
                                 f"{getattr(self, name)}.")
@@ -274,6 +277,8 @@ def train(cfg):
         # What trains: the members, or a copy sharing their weights whose LSTMs run the fused kernel
         fast = run.trains_cpu_fast_path(cfg.fused_lstm)
         trainer = zoo.fuse_lstms(together) if fast else together
+        if cfg.adversarial:
+            trainer = zoo.AdversarialTraining(trainer, epsilon=cfg.adversarial)
         trainer.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True),
                         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
                         jit_compile=cfg.xla)
@@ -284,6 +289,7 @@ def train(cfg):
     if not run.is_chief:
         return run.worker_result()
     if trained is not trainer:  # a distributed run's one-device copy: its members are what the export holds
+        trained = trained.network if cfg.adversarial else trained
         model = trained if cfg.ensemble == 1 else zoo.ensemble([trained.get_layer(m.name) for m in members])[0]
 
     # Evaluate once on the test split: the plain Keras model is what is saved and exported; it scores on the fused
