@@ -133,11 +133,10 @@ def _is_embedding(layer):
 
 def _unit_per_example(direction):
     """`direction` [batch, ...] scaled to an L2 norm of 1 over each example (all-zero examples stay zero). Divided by
-    its largest entry first, so a tiny gradient's squares do not underflow (as Miyato et al.'s code does)."""
+    its largest entry first, so a tiny gradient's squares do not underflow."""
     axes = list(range(1, len(direction.shape)))
-    largest = tf.reduce_max(tf.abs(direction), axis=axes, keepdims=True) + 1e-12
-    scaled = direction / largest
-    return scaled / tf.sqrt(tf.reduce_sum(tf.square(scaled), axis=axes, keepdims=True) + 1e-6)
+    scaled = tf.math.divide_no_nan(direction, tf.reduce_max(tf.abs(direction), axis=axes, keepdims=True))
+    return tf.math.divide_no_nan(scaled, tf.sqrt(tf.reduce_sum(tf.square(scaled), axis=axes, keepdims=True)))
 
 
 def _add(a, b):

@@ -99,9 +99,20 @@ def test_next_run_exports_the_next_version_and_same_seed_gives_same_result(train
     assert again["test"] == first["test"]
 
 
-def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path):
+def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path, monkeypatch):
+    made = []
+
+    class Recorded(zoo.AdversarialTraining):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(zoo, "AdversarialTraining", Recorded)
     metrics = run_recipe(tmp_path, "--dataset", "offline", "--ensemble", "2", "--epochs", "1", "--ngrams", "0",
-                         "--no-char-ngrams")
+                         "--no-char-ngrams", "--adversarial", "1")
+    (trainer,) = made  # adversarial training perturbed both members' embedded words in every step
+    logs = trainer.history.history
+    assert len(trainer.perturbed) == 2 and logs["adversarial_loss"][0] > 0 and "val_adversarial_loss" not in logs
     export = Path(metrics["export"])
     probability = tf.saved_model.load(str(export)).signatures["serving_default"](text=tf.constant(TEXTS))[
         "probability"].numpy()
@@ -224,6 +235,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["--tail-fraction", "1"], "--tail-fraction must be in [0, 1)"),
     (["--ensemble", "2", "--fine-tuning", "ulmfit"], "--fine-tuning ulmfit unfreezes one network's layers"),
+    (["--adversarial", "-1"], "--adversarial must not be negative (0: no adversarial training)"),
     (["predict"], "the following arguments are required: --model"),
 ])
 def test_bad_flags_get_one_line(argv, message, capsys):
