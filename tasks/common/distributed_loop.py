@@ -91,7 +91,8 @@ class _Loop:
 
         @tf.function(reduce_retracing=True)
         def test_step(batch):
-            self.strategy.run(model.test_step, args=(batch,))
+            outputs = self.strategy.run(model.test_step, args=(batch,))
+            return {name: self.strategy.experimental_local_results(value)[0] for name, value in outputs.items()}
 
         self.train_step, self.test_step = train_step, test_step
 
@@ -116,9 +117,11 @@ class _Loop:
             epoch_logs = self._results()
             if self.validation is not None:
                 model.reset_metrics()
+                reported = {}
                 for batch in self.validation:
-                    self.test_step(batch)
-                epoch_logs.update({f"val_{name}": value for name, value in self._results().items()})
+                    reported = self.test_step(batch)
+                # What the model's test_step reports, over all replicas (a metric only training updates is left out)
+                epoch_logs.update({f"val_{name}": value for name, value in self._results().items() if name in reported})
             callbacks.on_epoch_end(epoch, epoch_logs)
             if self.backup:
                 self.backup.save(self._state_variables(), epoch + 1)

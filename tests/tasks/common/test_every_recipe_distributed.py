@@ -32,6 +32,10 @@ RECIPES = [
                                         "--samples", "20", "--dataset", "generated"]),
     ("tasks.names", "names", ["--task", "generate", "--epochs", "2", "--units", "16", "--embedding-dim", "8",
                               "--batch-size", "16", "--dataset", "generated"]),
+    # Adversarial training's step under a strategy, and a validation that reports only what its test_step does
+    ("tasks.sentiment", "sentiment", ["--epochs", "2", "--units", "8", "--embedding-dim", "8", "--vocab-size", "300",
+                                      "--max-length", "30", "--batch-size", "32", "--ngrams", "0", "--no-char-ngrams",
+                                      "--adversarial", "1", "--dataset", "offline"]),
     ("tasks.names", "classify_names", ["--task", "classify", "--epochs", "2", "--units", "16", "--embedding-dim", "8",
                                        "--batch-size", "16", "--dataset", "generated"]),
 ]
@@ -68,6 +72,12 @@ def test_recipe_trains_on_two_mirrored_replicas_and_exports(mirrored_runs, name)
     assert (folder / "exports" / name / "1" / "saved_model.pb").exists()
     assert (folder / "run" / "metrics.json").exists()
     assert not (folder / "run" / "backup").exists()
+
+
+def test_adversarial_training_reports_its_loss_in_training_alone(mirrored_runs):
+    folder, run, _ = mirrored_runs["sentiment"]
+    epochs = [line for line in Path(run["stdout"]).read_text().splitlines() if "val_loss" in line]
+    assert len(epochs) == 2 and all(" adversarial_loss" in line and "val_adversarial" not in line for line in epochs)
 
 
 def test_truncated_bptt_is_refused_on_several_devices_with_the_way_out(mirrored_runs):
