@@ -65,60 +65,71 @@ class AdversarialTraining(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        ids = tf.nest.flatten(x)[0]
         variables = self.trainable_variables
-        # The clean pass runs with a zero perturbation, so the loss's gradient at each embedding output is its
-        # gradient with respect to that zero, found in the same backward pass as the weights'.
-        zeros = [tf.zeros(tf.concat([tf.shape(ids), [layer.layer.output_dim]], 0)) for layer in self.perturbed]
+        # The clean pass records every embedding output, so the loss's gradient there comes from the same backward
+        # pass as the weights'.
         with tf.GradientTape() as tape:
-            tape.watch(zeros)
-            y_pred, loss = self._loss(x, y, sample_weight, zeros)
+            y_pred, loss, embedded = self._loss(x, y, sample_weight)
             scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, [*variables, *zeros])
+        outputs = tf.nest.flatten(embedded)
+        gradients = tape.gradient(scaled, [*variables, *outputs])
         clean, directions = gradients[:len(variables)], gradients[len(variables):]
-        perturbations = [self.epsilon * _unit_per_example(tf.stop_gradient(d)) for d in directions]
+        perturbations = tf.nest.pack_sequence_as(embedded, [  # an embedding output the loss does not read: none
+            self.epsilon * _unit_per_example(tf.stop_gradient(d if d is not None else tf.zeros_like(e)))
+            for d, e in zip(directions, outputs)])
         with tf.GradientTape() as tape:
-            _, adversarial = self._loss(x, y, sample_weight, perturbations)
+            _, adversarial, _ = self._loss(x, y, sample_weight, perturbations)
             scaled = self.optimizer.scale_loss(self.weight * adversarial)
         gradients = [_add(a, b) for a, b in zip(clean, tape.gradient(scaled, variables))]
         self.optimizer.apply_gradients(zip(gradients, variables))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # compute_loss scaled each replica's share
-        batch = tf.shape(ids)[0]
+        batch = tf.shape(tf.nest.flatten(x)[0])[0]
         if getattr(self, "_loss_tracker", None) is not None:  # Keras's own tracker of the loss it reports
             self._loss_tracker.update_state(loss * replicas, sample_weight=batch)
         self.adversarial_loss.update_state(adversarial * replicas, sample_weight=batch)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def _loss(self, x, y, sample_weight, perturbations):
-        """(predictions, loss) of the runner with each embedding output moved by its perturbation."""
-        for layer, perturbation in zip(self.perturbed, perturbations):
-            layer.perturb(perturbation)
+    def _loss(self, x, y, sample_weight, perturbations=None):
+        """(predictions, loss, each embedding layer's outputs, a list per layer in call order) of the runner, each
+        embedding output moved by its perturbation (`perturbations`: as the outputs of a pass without them)."""
+        for layer, pending in zip(self.perturbed, perturbations or [[] for _ in self.perturbed]):
+            layer.start(list(pending))
         try:
             y_pred = self.runner(x, training=True)
         finally:
-            for layer in self.perturbed:
-                layer.perturb(None)
-        return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            embedded = [layer.finish() for layer in self.perturbed]
+        return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True), embedded
 
 
 class PerturbableEmbedding(keras.layers.Layer):
-    """An `Embedding` layer (shared, weights and all) whose output a training step may move by a perturbation of
-    the output's shape. The perturbation is set per call from the step being traced (`perturb`), per thread, since a
-    distribution strategy traces each replica's step in a thread of its own."""
+    """An `Embedding` layer (shared, weights and all) that a training step can watch and move: between `start` and
+    `finish` each call adds the next of the step's perturbations (if any) to its output and records the output.
+    Per thread, since a distribution strategy traces each replica's step in a thread of its own."""
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         self.layer = layer
         self.supports_masking = True
-        self._pending = threading.local()
+        self._step = threading.local()
 
-    def perturb(self, perturbation):
-        self._pending.value = perturbation
+    def start(self, perturbations):
+        """Record the calls from now on, adding `perturbations` to their outputs in turn (empty: none)."""
+        self._step.perturbations, self._step.outputs = perturbations, []
+
+    def finish(self):
+        """The outputs recorded since `start`, in call order; stops recording."""
+        outputs, self._step.outputs = getattr(self._step, "outputs", None) or [], None
+        return outputs
 
     def call(self, ids):
         embedded = self.layer(ids)
-        perturbation = getattr(self._pending, "value", None)
-        return embedded if perturbation is None else embedded + perturbation
+        outputs = getattr(self._step, "outputs", None)
+        if outputs is None:  # outside a step (building, evaluating)
+            return embedded
+        if self._step.perturbations:
+            embedded = embedded + self._step.perturbations.pop(0)
+        outputs.append(embedded)
+        return embedded
 
     def compute_mask(self, ids, mask=None):
         return self.layer.compute_mask(ids, mask)

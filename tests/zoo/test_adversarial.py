@@ -83,3 +83,17 @@ def test_a_model_without_embedding_or_a_bad_epsilon_is_refused():
         zoo.AdversarialTraining(features)
     with pytest.raises(ValueError, match="epsilon > 0"):
         zoo.AdversarialTraining(network(), epsilon=0)
+
+
+def test_a_seq2seq_model_perturbs_its_source_and_target_words_each_by_its_own_shape():
+    rng = np.random.default_rng(0)
+    source, target = rng.integers(1, VOCAB, (16, 9)), rng.integers(1, 30, (16, 5))
+    keras.utils.set_random_seed(1)
+    model = zoo.build("seq2seq", input="tokens", vocab_size=VOCAB, embedding_dim=8, target_vocab_size=30,
+                      target_embedding_dim=6, cell="gru", units=8, attention="dot")
+    trainer = zoo.AdversarialTraining(model, epsilon=0.5)
+    assert len(trainer.perturbed) == 2
+    trainer.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = trainer.fit({"tokens": source, "previous_tokens": target[:, :-1]}, target[:, 1:], epochs=6,
+                          verbose=0).history
+    assert history["loss"][-1] < history["loss"][0] and history["adversarial_loss"][0] > history["loss"][0]
