@@ -5,8 +5,9 @@ A text model's input is discrete, so the perturbation lives where the input beco
 also scores every example with its embedded words moved by `epsilon` (the L2 norm over the whole example) in the
 direction that raises its loss the most, as the loss's gradient at the embedding output says (the fast gradient
 method), and trains on both losses. The model learns to answer alike for texts whose words mean nearly the same,
-a regularizer that took Miyato et al.'s IMDB LSTM from 7.39% to 6.21% test error. A step costs two forward and two
-backward passes instead of one each.
+a regularizer that took Miyato et al.'s IMDB LSTM (pretrained as a language model, 1,024 units) from 7.39% to 6.21%
+test error; here it took the sentiment recipe's network alone up by 0.6 and 1.0 points on two film-grouped IMDB
+splits (README). A step costs two forward and two backward passes instead of one each.
 """
 
 import threading
