@@ -99,15 +99,21 @@ def test_next_run_exports_the_next_version_and_same_seed_gives_same_result(train
     assert again["test"] == first["test"]
 
 
-def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path, monkeypatch):
+def recorded(monkeypatch, name):
+    """The instances of the class `zoo.<name>` that the recipe makes from now on: a list that fills as it makes them."""
     made = []
 
-    class Recorded(zoo.AdversarialTraining):
+    class Recorded(getattr(zoo, name)):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(zoo, "AdversarialTraining", Recorded)
+    monkeypatch.setattr(zoo, name, Recorded)
+    return made
+
+
+def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path, monkeypatch):
+    made = recorded(monkeypatch, "AdversarialTraining")
     metrics = run_recipe(tmp_path, "--dataset", "offline", "--ensemble", "2", "--epochs", "1", "--ngrams", "0",
                          "--no-char-ngrams", "--adversarial", "1")
     (trainer,) = made  # adversarial training perturbed both members' embedded words in every step
@@ -128,14 +134,7 @@ def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path
 
 
 def test_a_slanted_schedule_rises_to_the_learning_rate_and_ends_at_a_32nd_of_it(tmp_path, monkeypatch):
-    made = []
-
-    class Recorded(zoo.FusedAdam):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(zoo, "FusedAdam", Recorded)
+    made = recorded(monkeypatch, "FusedAdam")
     run_recipe(tmp_path, "--dataset", "offline", "--schedule", "slanted", "--learning-rate", "0.004", "--patience", "5")
     (optimizer,) = made
     schedule = optimizer._learning_rate
