@@ -152,16 +152,11 @@ def _unit_per_example(direction):
 
 
 def _add(a, b):
-    """The sum of two gradients of one variable; an embedding's sparse gradients are joined (duplicate rows add up
-    where the optimizer applies them, as within one gradient already)."""
-    if isinstance(a, tf.IndexedSlices) or isinstance(b, tf.IndexedSlices):
-        a, b = (g if isinstance(g, tf.IndexedSlices) else _as_slices(g) for g in (a, b))
+    """The sum of two gradients of one variable. Both passes read an embedding by the same lookup, so its gradients
+    are both sparse: they are joined (duplicate rows add up where the optimizer applies them, as within one
+    gradient already)."""
+    if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices):
         return tf.IndexedSlices(tf.concat([a.values, b.values], 0),
                                 tf.concat([tf.cast(a.indices, tf.int64), tf.cast(b.indices, tf.int64)], 0),
                                 a.dense_shape)
-    return a + b
-
-
-def _as_slices(dense):
-    rows = tf.shape(dense, out_type=tf.int64)[0]
-    return tf.IndexedSlices(dense, tf.range(rows), tf.shape(dense, out_type=tf.int64))
+    return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
