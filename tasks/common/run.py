@@ -102,13 +102,15 @@ class Run:
         self.figures.append(path)
         return path
 
-    def finish(self, metrics, *, export, config=None, summary=()):
+    def finish(self, metrics, *, export, warmup=None, config=None, summary=()):
         """Write metrics.json and the training curves, export atomically, print the summary. Returns the metrics with
         the export's path.
 
         `export(folder, extras)` writes the SavedModel into `folder` and `extras` (file name -> dict or path:
         `export.write_extras`) into its assets.extra; `config` adds entries to the config.json recorded there;
-        `summary` is the recipe's result lines, printed before the training and export lines.
+        `summary` is the recipe's result lines, printed before the training and export lines. `warmup` ({signature
+        name: {input alias: one row's value}}: a real input from the recipe's data for every signature) becomes the
+        export's TF Serving warm-up file, unless `export` wrote its own.
         """
         from tasks.common.reports import plot_history
         from tasks.common.training import TRAINED, history_summary
@@ -124,7 +126,12 @@ class Run:
                                   "offline_data": self.offline, **(config or {})},
                   "metrics.json": metrics, "versions.json": library_versions(),
                   **{path.name: path for path in self.figures}}
-        path = atomic_export(Path(self.cfg.export_dir) / self.name, lambda folder: export(folder, extras))
+
+        def write(folder):
+            export(folder, extras)
+            _write_warmup(folder, warmup)
+
+        path = atomic_export(Path(self.cfg.export_dir) / self.name, write)
         shutil.rmtree(self.dir / TRAINED, ignore_errors=True)  # exported: a rerun trains anew
         for line in summary:
             print(line)
@@ -133,6 +140,15 @@ class Run:
               f"{training['samples_per_second'] or 0:.0f} {self.unit}/s")
         print(f"exported: {path}")
         return {**metrics, "export": str(path)}
+
+
+def _write_warmup(folder, examples):
+    """The warm-up records TF Serving and `tasks.serve` run at load (`serving_shapes.example_warmup_requests`)."""
+    from tasks.common.serving_shapes import WARMUP_FILE, example_warmup_requests, write_warmup_requests
+
+    path = Path(folder) / "assets.extra" / WARMUP_FILE
+    if examples and not path.exists():
+        write_warmup_requests(path, example_warmup_requests(examples))
 
 
 def _keep_trained(folder, model, history, wall_seconds):

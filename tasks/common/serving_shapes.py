@@ -7,14 +7,24 @@ two, then cut the padded rows off the answer. Padding ids are 0 and masked, so t
 warm-up file (`assets.extra/tf_serving_warmup_requests`, TF Serving's format: a TFRecord of `PredictionLog`s) holds one
 request per (length, batch) shape; TF Serving and `tasks.serve` run it before the version is served, so no client
 pays for a compilation.
+
+Every other export is warmed up too, with one real input of the recipe's data per signature (`Run.finish`'s
+`warmup`, `example_warmup_requests`): its graph runs any shape, but the first call of a loaded SavedModel costs
+120-500 ms, which the warm-up moves from the first client to the load.
 """
 
+import numpy as np
 import tensorflow as tf
 
 WARMUP_FILE = "tf_serving_warmup_requests"  # in assets.extra/, where TF Serving looks for it
 MAX_WARMUP_RECORDS = 1000  # TF Serving refuses a longer warm-up file (saved_model_warmup_util.cc)
 BATCH_BUCKETS = tuple(2 ** k for k in range(17))  # 1 ... 65,536 rows; a larger request runs at its own size
 WARMUP_BATCHES = tuple(2 ** k for k in range(7))  # 1 ... 64: the batcher's default largest batch
+# A graph that runs any shape still pays its session's first-run work (graph optimization, 120-500 ms for the
+# recipes' exports) on the first call, and again on the first call that takes another branch (a request of 8 rows
+# or more is grouped by length: 25 ms the first time, 2 ms after); after one request of each size every other size
+# ran at its steady cost (bench/README.md, "Warm-up at load").
+EXAMPLE_WARMUP_ROWS = (1, 8)
 
 
 def length_buckets(max_length, step):
@@ -89,14 +99,15 @@ def predict_by_length(network, ids, group=16, min_rows=8):
     return tf.cond(rows >= min_rows, grouped, lambda: network(ids))
 
 
-def write_warmup_requests(path, requests, signature_name="serving_default"):
-    """Write `requests` ([{input alias: array}]) as TF Serving warm-up records (PredictLog) to `path`."""
+def write_warmup_requests(path, requests):
+    """Write `requests` ([(signature name, {input alias: array})]) as TF Serving warm-up records (PredictLog) to
+    `path`."""
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
     if len(requests) > MAX_WARMUP_RECORDS:
         raise ValueError(f"{len(requests)} warm-up requests; TF Serving reads at most {MAX_WARMUP_RECORDS}.")
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for inputs in requests:
+        for signature_name, inputs in requests:
             request = predict_pb2.PredictRequest()
             request.model_spec.signature_name = signature_name
             for alias, value in inputs.items():
@@ -107,4 +118,12 @@ def write_warmup_requests(path, requests, signature_name="serving_default"):
 
 def text_warmup_requests(lengths, alias="text", batches=WARMUP_BATCHES):
     """One request of strings per (length, batch) shape: `length` words each, so the ids fill that bucket."""
-    return [{alias: [" ".join(["warmup"] * length)] * batch} for length in lengths for batch in batches]
+    return [("serving_default", {alias: [" ".join(["warmup"] * length)] * batch})
+            for length in lengths for batch in batches]
+
+
+def example_warmup_requests(examples, rows=EXAMPLE_WARMUP_ROWS):
+    """`examples` ({signature name: {input alias: one row's value}}, a real input of the recipe's data) -> one
+    request per signature and row count, the row repeated."""
+    return [(name, {alias: np.stack([np.asarray(value)] * count) for alias, value in inputs.items()})
+            for name, inputs in examples.items() for count in rows]

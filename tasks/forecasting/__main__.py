@@ -79,7 +79,7 @@ def train(cfg):
     import zoo
     from tasks.forecasting.data import load_data, make_dataset, times_of
     from tasks.forecasting.evaluation import plot_forecast, score
-    from tasks.forecasting.serving import change_targets, forecast_from_changes, write_export
+    from tasks.forecasting.serving import change_targets, forecast_from_changes, signature_names, write_export
 
     # Data: each column's role (printed), chronological parts, the preparation fitted on the training part only.
     data = load_data(cfg)
@@ -124,6 +124,8 @@ def train(cfg):
         {"targets": targets, "season": data.season, "test": test},
         export=lambda folder, extras: write_export(folder, model, prep, lookback=cfg.lookback, targets=targets,
                                                    per_step=per_step, season=reference_season, extras=extras),
+        warmup={"serving_default": {name: data.table.cells[column][:cfg.lookback]  # the first rows, as written
+                                    for column, name in signature_names(prep.raw).items()}},
         config={"targets": targets, "raw_columns": prep.raw, "season_found": data.season}, summary=summary)
 
 

@@ -86,6 +86,7 @@ def train(cfg):
     run = Run("generation", cfg, unit="characters")
 
     import keras
+    import numpy as np
     import tensorflow as tf
 
     import zoo
@@ -135,6 +136,7 @@ def train(cfg):
         {"tbptt": cfg.tbptt, "validation": {"nats_per_char": nats, "bits_per_char": nats / math.log(2)},
          "samples": samples},
         export=lambda folder, extras: write_export(folder, generator, extras=extras),
+        warmup={"serving_default": {"prompt": text.train[:40], "length": np.int32(8), "temperature": np.float32(0.8)}},
         summary=[*(f"--- temperature {t}{run.marker}\n{sample}" for t, sample in samples.items()),
                  f"held-out{run.marker}: {nats:.4f} nats per character, {nats / math.log(2):.4f} bits per character"])
 

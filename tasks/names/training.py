@@ -48,6 +48,7 @@ def train_classifier(cfg, run):
         {"languages": languages, "test": test_metrics},
         export=lambda folder, extras: _export(folder, extras, classifier, [], classify,
                                               [tf.TensorSpec([None], tf.string, name="name")]),
+        warmup={"serving_default": {"name": names.names[train[0]]}},
         config={"characters": chars, "languages": languages},
         summary=[f"test{run.marker}: accuracy {test_metrics['accuracy']:.4f}, balanced accuracy (mean recall over "
                  f"languages) {test_metrics['balanced_accuracy']:.4f} ({len(test)} names)", recall_line(test_metrics)])
@@ -86,6 +87,8 @@ def train_generator(cfg, run):
             folder, extras, scorer,
             [generator.models["encode"], generator.models["decode_step"], generator.lookup, generator.language_lookup],
             generator.generate, signature),
+        warmup={"serving_default": {"language": languages[0], "prefix": names.names[train[0]][:1],
+                                    "temperature": np.float32(0.8)}},
         config={"characters": chars, "languages": languages},
         summary=[*(f"  {language}: {', '.join(found)}" for language, found in samples.items()),
                  f"test{run.marker}: {nats:.4f} nats per character ({len(test)} names)"])

@@ -323,6 +323,7 @@ def train(cfg):
         export=lambda folder, extras: write_export(  # the encoder travels with the export, to start other runs from
             folder, model, vectorizer, max_length=cfg.max_length, bucket_step=cfg.bucket_step, tail=cfg.tail,
             ngrams=ngrams, extras={**extras, ENCODER: encoder_source} if encoder else extras),
+        warmup={"serving_default": {"text": splits.train[0][0]}},
         config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
         summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  balanced accuracy "
                  f"{test['balanced_accuracy']:.4f}  precision {test['precision']:.4f}  recall {test['recall']:.4f}  "

@@ -86,10 +86,8 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     extra.mkdir()
     text_model(model, vectorizer, max_length, tail, ngrams).save(extra / "model.keras")
     (extra / "labels.txt").write_text("\n".join(LABEL_NAMES) + "\n")
-    # XLA compiles each (length, batch) shape; the other paths run any shape, and their warm-up only does the
-    # session's first-run work (graph optimization) before the first client comes
-    warmup = text_warmup_requests(lengths) if fast_path == "xla" else text_warmup_requests([max_length], batches=(1,))
-    write_warmup_requests(extra / WARMUP_FILE, warmup)
+    if fast_path == "xla":  # compiles each (length, batch) shape; the other paths take `Run.finish`'s warm-up
+        write_warmup_requests(extra / WARMUP_FILE, text_warmup_requests(lengths))
     write_extras(extra, extras)
 
 

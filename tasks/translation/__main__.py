@@ -89,7 +89,7 @@ def train(cfg):
 
     from tasks.translation.data import load_splits, make_dataset
     from tasks.translation.evaluation import plot_attention, translate_and_score
-    from tasks.translation.serving import Translator, write_export
+    from tasks.translation.serving import SIGNATURES, Translator, write_export
     from tasks.translation.subwords import Subwords, learn_subwords
 
     # Data: validation and test are held out by sentence (source and target); the test split is used once, at the end.
@@ -143,6 +143,7 @@ def train(cfg):
         {"test": test, "examples": examples,
          "validation": {k: float(v) for k, v in trained.evaluate(val_ds, verbose=0, return_dict=True).items()}},
         export=lambda folder, extras: write_export(folder, translator, extras=extras),
+        warmup={name: {"text": splits.train[0][0]} for name in SIGNATURES},
         config={"source_vocabulary_size": subwords["source"].size, "target_vocabulary_size": subwords["target"].size},
         summary=summary)
 

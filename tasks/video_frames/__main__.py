@@ -135,7 +135,15 @@ def train(cfg):
         {"target": cfg.target, "classes": list(splits.classes), "test": test},
         export=lambda folder, extras: write_export(folder, model, classes=list(splits.classes),
                                                    frame_size=cfg.frame_size, channels=channels, extras=extras),
+        warmup=_warmup_clip(splits.train),
         config={"classes": list(splits.classes)}, summary=[result, recall_line(test)])
+
+
+def _warmup_clip(part):
+    """The warm-up input of both signatures: a training clip's first two frames (any length serves, and a whole
+    clip of float frames would make the warm-up file megabytes)."""
+    frames = part.clips[0][:2]
+    return {"serving_default": {"frames": frames.astype("float32") / 255.0}, "serving_uint8": {"frames": frames}}
 
 
 def evaluate(args):

@@ -18,9 +18,12 @@ from pathlib import Path
 import keras
 import pytest
 import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
 
 import tasks.layers
+from tasks.common.serving_shapes import EXAMPLE_WARMUP_ROWS, WARMUP_FILE
 from tasks.recipes import RECIPES
+from tasks.serve.loading import load_version
 from tests.tasks.cli_errors import ROOT, user_error
 
 CASES = list(RECIPES.values())
@@ -30,6 +33,15 @@ IDS = [recipe.export for recipe in CASES]
 def run(recipe, tmp_path, *flags):
     return recipe.main([*recipe.tiny, *flags, "--run-dir", str(tmp_path / "run"),
                         "--export-dir", str(tmp_path / "exports")])
+
+
+def warmup_calls(extra):
+    """(signature name, rows) of each warm-up record in an export's assets.extra."""
+    calls = []
+    for record in tf.data.TFRecordDataset(str(extra / WARMUP_FILE)).as_numpy_iterator():
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        calls.append((request.model_spec.signature_name, len(tf.make_ndarray(next(iter(request.inputs.values()))))))
+    return calls
 
 
 def registered_by_us():
@@ -84,6 +96,15 @@ def test_a_50_row_file_resumes_after_an_interruption_and_exports_without_warning
     saved = json.loads((extra / "metrics.json").read_text())
     assert saved == json.loads(json.dumps({k: v for k, v in metrics.items() if k != "export"}))
     assert (extra / "training_curves.png").exists() and (extra / "versions.json").exists()
+    # Its warm-up records call every signature, one row and several, and all of them run as TF Serving runs them
+    # at load (a failing one would fail the load there).
+    loaded = load_version(export, 1)
+    try:
+        assert {(name, rows) for name, rows in warmup_calls(extra)} == {
+            (name, rows) for name in loaded.signature_defs if not name.startswith("__")  # (the init op's)
+            for rows in EXAMPLE_WARMUP_ROWS}
+    finally:
+        loaded.close()
     # model.keras takes the raw data too (its preprocessing is inside), and every layer in it is one `tasks.layers`
     # registers for a fresh process.
     model = keras.models.load_model(extra / "model.keras")

@@ -7,6 +7,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from tasks.common.serving_shapes import (
     MAX_WARMUP_RECORDS,
+    example_warmup_requests,
     length_buckets,
     pad_to_bucket,
     predict_by_length,
@@ -45,9 +46,24 @@ def test_warmup_records_are_prediction_logs_tf_serving_reads(tmp_path):
     assert shapes == [(1, 3), (2, 3), (1, 5), (2, 5)]
 
 
+def test_example_warmup_repeats_one_row_per_signature_keeping_its_type(tmp_path):
+    frames = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    requests = example_warmup_requests({"generate": {"prompt": "Der", "length": np.int32(4)},
+                                        "frames": {"frames": frames}}, rows=(1, 3))
+    write_warmup_requests(tmp_path / "warmup", requests)
+    read = [prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+            for record in tf.data.TFRecordDataset(str(tmp_path / "warmup")).as_numpy_iterator()]
+    assert [(r.model_spec.signature_name, len(tf.make_ndarray(next(iter(r.inputs.values()))))) for r in read] == [
+        ("generate", 1), ("generate", 3), ("frames", 1), ("frames", 3)]
+    assert tf.make_ndarray(read[1].inputs["prompt"]).tolist() == [b"Der"] * 3
+    assert tf.make_ndarray(read[1].inputs["length"]).dtype == np.int32
+    np.testing.assert_array_equal(tf.make_ndarray(read[3].inputs["frames"]), np.stack([frames] * 3))
+    assert tf.make_ndarray(read[3].inputs["frames"]).dtype == np.uint8
+
+
 def test_more_warmup_records_than_tf_serving_reads_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at most 1000"):
-        write_warmup_requests(tmp_path / "warmup", [{"x": np.zeros(1)}] * (MAX_WARMUP_RECORDS + 1))
+        write_warmup_requests(tmp_path / "warmup", [("serving_default", {"x": np.zeros(1)})] * (MAX_WARMUP_RECORDS + 1))
 
 
 @pytest.mark.parametrize("rows", [1, 5, 64, 65, 200])

@@ -25,8 +25,8 @@ def vectorizer():
 
 
 @pytest.mark.parametrize("cell, fast_path, warmup_records, tail", [
-    ("lstm", "auto", 1, 0), ("lstm", "fused", 1, 0), ("lstm", "xla", 3 * 7, 0), ("lstm", "plain", 1, 0),
-    ("gru", "auto", 3 * 7, 0), ("lstm", "auto", 1, 12), ("gru", "auto", 3 * 7, 12),
+    ("lstm", "auto", 0, 0), ("lstm", "fused", 0, 0), ("lstm", "xla", 3 * 7, 0), ("lstm", "plain", 0, 0),
+    ("gru", "auto", 3 * 7, 0), ("lstm", "auto", 0, 12), ("gru", "auto", 3 * 7, 12),
 ])
 def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, cell, fast_path, warmup_records,
                                                           tail):
@@ -43,8 +43,9 @@ def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, 
     np.testing.assert_allclose(one, expected[5:6], atol=1e-5)
     fused = cell == "lstm" and fast_path in ("auto", "fused")
     assert (b"BlockLSTMV2" in (export / "saved_model.pb").read_bytes()) == fused
-    records = list(tf.data.TFRecordDataset(str(export / "assets.extra" / WARMUP_FILE)))
-    assert len(records) == warmup_records
+    # the XLA path's records compile its shapes; the others get the recipe's warm-up (`Run.finish`), not this one's
+    warmup = export / "assets.extra" / WARMUP_FILE
+    assert (len(list(tf.data.TFRecordDataset(str(warmup)))) if warmup.exists() else 0) == warmup_records
     assert json.loads((export / "assets.extra" / "config.json").read_text()) == {}
 
 

@@ -47,7 +47,7 @@ def test_records_written_by_the_exports_helper_run(tmp_path):
     export_half_plus(tmp_path / "1")
     (tmp_path / "1" / "assets.extra").mkdir()
     write_warmup_requests(tmp_path / "1" / "assets.extra" / "tf_serving_warmup_requests",
-                          [{"x": np.array([[1.0], [2.0]], np.float32)}] * 2)
+                          [("serving_default", {"x": np.array([[1.0], [2.0]], np.float32)})] * 2)
     assert warmup_count(tmp_path / "1") == 2
 
 
