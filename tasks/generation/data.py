@@ -65,8 +65,20 @@ def load_text(cfg):
     if cut < needed or len(text) - cut < cfg.bptt + 2:
         raise UserError(f"the text has {len(text)} characters: too short for --batch-size {cfg.batch_size} streams "
                         f"of --bptt {cfg.bptt} (at least {needed} for training plus a held-out tail); use a longer "
-                        "text or smaller values.")
+                        f"text or smaller values{_values_that_fit(len(text), cfg)}.")
     return Text(text[:cut], text[cut:], source, offline)
+
+
+def _values_that_fit(length, cfg):
+    """', such as --batch-size B [--bptt T]': the largest batch that fits this text at the asked --bptt, or at a
+    --bptt that fits it; '' when no window of 2 characters fits."""
+    cut = int(length * (1 - cfg.validation_fraction))
+    held_out = length - cut
+    bptt = min(cfg.bptt, held_out - 2, cut // 2 - 1)  # a held-out window, and two training windows of one stream
+    if bptt < 2:
+        return ""
+    batch = min(cfg.batch_size, cut // (2 * (bptt + 1)))
+    return f", such as --batch-size {batch}" + (f" --bptt {bptt}" if bptt != cfg.bptt else "")
 
 
 def _download_shakespeare(cache_dir, *, explicit):

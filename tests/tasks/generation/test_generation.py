@@ -109,6 +109,16 @@ def run_error(argv, capsys):
     return user_error(main, argv, capsys)
 
 
+def test_a_short_text_is_refused_with_values_that_fit_it_and_they_train(tmp_path, capsys):
+    short = tmp_path / "poem.txt"
+    short.write_text("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n" * 6)
+    error = run_error(["--data", str(short), *TINY, "--bptt", "100"], capsys)
+    suggested = error.split("such as ")[1].rstrip(".").split()
+    assert suggested[0] == "--batch-size" and "--bptt" in suggested  # 100 characters do not fit the held-out tail
+    metrics = run_recipe(tmp_path, "--data", str(short), "--epochs", "1", *suggested)
+    assert np.isfinite(metrics["validation"]["nats_per_char"])
+
+
 def test_bad_input_gets_one_clear_error(tmp_path, capsys, generation_run):
     (tmp_path / "empty.txt").write_text("")
     assert "is empty; it needs text to learn from" in run_error(["--data", str(tmp_path / "empty.txt"), *TINY], capsys)
