@@ -62,6 +62,9 @@ class Config(DistributionFlags):
     beam_width: int = flag(5, "beams kept by beam search (evaluation and the export's beam_search signature)")
     length_penalty: float = flag(1.0, "beam search ranks finished translations by log-probability / length**this")
     examples: int = flag(5, "test translations printed and plotted with their attention")
+    xla_decoding: bool = flag(True, "the export's greedy and beam search run XLA-compiled for a fixed set of shapes, "
+                                    "compiled by its warm-up at load (about 1 s a shape; half the latency at batch "
+                                    "1 on CPU, bench/README.md); --no-xla-decoding: the plain loops, no compiling")
     run_dir: str = flag("runs/translation", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
     export_dir: str = flag("saved_models", "exports go to <export-dir>/translation/<version>/")
 
@@ -89,7 +92,7 @@ def train(cfg):
 
     from tasks.translation.data import load_splits, make_dataset
     from tasks.translation.evaluation import plot_attention, translate_and_score
-    from tasks.translation.serving import SIGNATURES, Translator, write_export
+    from tasks.translation.serving import Translator, write_export
     from tasks.translation.subwords import Subwords, learn_subwords
 
     # Data: validation and test are held out by sentence (source and target); the test split is used once, at the end.
@@ -142,8 +145,8 @@ def train(cfg):
     return run.finish(
         {"test": test, "examples": examples,
          "validation": {k: float(v) for k, v in trained.evaluate(val_ds, verbose=0, return_dict=True).items()}},
-        export=lambda folder, extras: write_export(folder, translator, extras=extras),
-        warmup={name: {"text": splits.train[0][0]} for name in SIGNATURES},
+        export=lambda folder, extras: write_export(folder, translator, extras=extras, example=splits.train[0][0],
+                                                   compiled=cfg.xla_decoding),
         config={"source_vocabulary_size": subwords["source"].size, "target_vocabulary_size": subwords["target"].size},
         summary=summary)
 

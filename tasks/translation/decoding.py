@@ -26,6 +26,13 @@ def greedy_decode(models, source, *, start_id, end_id, max_length):
 
     Returns (ids int32 [batch, steps], attention float32 [batch, steps, source_time]; zeros without attention).
     """
+    ids, weights, steps = greedy_loop(models, source, start_id=start_id, end_id=end_id, max_length=max_length)
+    return ids[:, :steps], weights[:, :steps]
+
+
+def greedy_loop(models, source, *, start_id, end_id, max_length, active_rows=None):
+    """`greedy_decode` with every shape fixed, so XLA can compile it: (ids [batch, max_length], attention [batch,
+    max_length, source_time], steps run). Rows from `active_rows` on (padding of a batch) count as finished."""
     states, context = _split_encoded(models["encode"](source, training=False))
     batch, source_time = tf.shape(source)[0], tf.shape(source)[1]
 
@@ -33,25 +40,32 @@ def greedy_decode(models, source, *, start_id, end_id, max_length):
         out = models["decode_step"]({"previous_token": token, **states, **context}, training=False)
         next_id = tf.argmax(out["logits"][:, -1], axis=-1, output_type=tf.int32)
         next_id = tf.where(done, 0, next_id)
-        ids = ids.write(t, next_id)
-        weights = weights.write(t, out["attention"][:, 0] if "attention" in out else tf.zeros([batch, source_time]))
+        at_t = tf.one_hot(t, max_length)  # written with a mask, not a TensorArray: XLA needs the shapes fixed
+        ids += tf.cast(at_t, tf.int32)[None, :] * next_id[:, None]
+        if "attention" in out:
+            weights += at_t[None, :, None] * out["attention"][:, 0][:, None, :]
         done = done | tf.equal(next_id, end_id)
         token = tf.where(done, end_id, next_id)[:, None]  # a finished row keeps feeding [END]; its output is unused
         return t + 1, token, done, {k: out[k] for k in states}, ids, weights
 
     # An explicit graph loop (what autograph makes of `for t in tf.range(...)`), so it runs the same in a
     # tf.function, in an exported SavedModel and eagerly.
-    _, _, _, _, ids, weights = tf.while_loop(
+    steps, _, _, _, ids, weights = tf.while_loop(
         lambda t, token, done, *_: (t < max_length) & ~tf.reduce_all(done), step,
-        (tf.constant(0), tf.fill([batch, 1], tf.constant(start_id, tf.int32)), tf.zeros([batch], tf.bool), states,
-         tf.TensorArray(tf.int32, size=0, dynamic_size=True),
-         tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None, None]))))
-    return tf.transpose(ids.stack()), tf.transpose(weights.stack(), [1, 0, 2])
+        (tf.constant(0), tf.fill([batch, 1], tf.constant(start_id, tf.int32)), _padding_rows(batch, active_rows),
+         states, tf.zeros([batch, max_length], tf.int32), tf.zeros([batch, max_length, source_time])))
+    return ids, weights, steps
 
 
-def beam_search(models, source, *, start_id, end_id, max_length, beam_width, length_penalty=1.0):
+def _padding_rows(batch, active_rows):
+    """[batch] bool: True for the rows from `active_rows` on (None: none)."""
+    return tf.zeros([batch], tf.bool) if active_rows is None else tf.range(batch) >= active_rows
+
+
+def beam_search(models, source, *, start_id, end_id, max_length, beam_width, length_penalty=1.0, active_rows=None):
     """The `beam_width` most likely partial translations are kept at each step; the finished one with the best
     log-probability / length**length_penalty wins. Width 1 is greedy decoding. Returns ids int32 [batch, max_length].
+    Its shapes are fixed, so XLA can compile it; rows from `active_rows` on (padding of a batch) count as finished.
     """
     k = beam_width
     states, context = _split_encoded(models["encode"](source, training=False))
@@ -77,14 +91,17 @@ def beam_search(models, source, *, start_id, end_id, max_length, beam_width, len
         finished = was_finished | tf.equal(next_id, end_id)
         rows = tf.reshape(parent + tf.range(batch)[:, None] * k, [-1])
         token = tf.reshape(tf.where(finished, end_id, next_id), [-1, 1])
-        return t + 1, token, scores, finished, {name: tf.gather(out[name], rows) for name in states}, ids
+        # (the gathered states keep the loop's static shape, which a batch known when tracing gives)
+        states = {name: tf.ensure_shape(tf.gather(out[name], rows), value.shape) for name, value in states.items()}
+        return t + 1, token, scores, finished, states, ids
 
     # All beams start identical: only beam 0 may expand at the first step, or the top k would be k copies.
     scores = tf.concat([tf.zeros([batch, 1]), tf.fill([batch, k - 1], NEG_INF)], axis=1)
+    finished = tf.tile(_padding_rows(batch, active_rows)[:, None], [1, k])
     _, _, scores, _, _, ids = tf.while_loop(
         lambda t, token, scores, finished, *_: (t < max_length) & ~tf.reduce_all(finished), step,
         (tf.constant(0), tf.fill([batch * k, 1], tf.constant(start_id, tf.int32)), scores,
-         tf.zeros([batch, k], tf.bool), states, tf.zeros([batch, k, max_length], tf.int32)))
+         finished, states, tf.zeros([batch, k, max_length], tf.int32)))
     lengths = tf.maximum(tf.reduce_sum(tf.cast(ids > 0, tf.float32), axis=-1), 1.0)
     best = tf.argmax(scores / lengths ** length_penalty, axis=1, output_type=tf.int32)
     return tf.gather(ids, best, batch_dims=1)

@@ -8,8 +8,14 @@ The exported SavedModel has three signatures, each taking a batch of source stri
 
 Tokenization is tensorflow-text's SentencePiece op (see `subwords`); `assets.extra/` holds `source.spm` and
 `target.spm`, the two SentencePiece models, for users who tokenize outside the graph.
+
+With `compiled` (the recipe's default, `--xla-decoding`), greedy and beam search run XLA-compiled over a fixed set
+of shapes: sources padded to `max_length` pieces and batches to a power of two up to 64 rows (the padding rows count
+as finished from the start), larger requests on the plain loop. The warm-up file compiles each shape at load. At
+batch 1 that halves the latency (bench/README.md, "Translation's decode loop compiled").
 """
 
+import copy
 import json
 from pathlib import Path
 
@@ -19,35 +25,67 @@ import tensorflow as tf
 import zoo
 from tasks.common.cli import UserError
 from tasks.common.export import add_endpoint_traced_once, version_folder, write_extras
+from tasks.common.serving_shapes import (
+    EXAMPLE_WARMUP_ROWS,
+    WARMUP_BATCHES,
+    WARMUP_FILE,
+    example_warmup_requests,
+    pad_to_bucket,
+    write_warmup_requests,
+)
 from tasks.common.text import answers_in_batches, decoder_inputs
 from tasks.translation.data import source_ids
-from tasks.translation.decoding import beam_search, greedy_decode
+from tasks.translation.decoding import beam_search, greedy_decode, greedy_loop
 from tasks.translation.subwords import END_ID, START_ID, SubwordIds, Subwords, require_known_script
 
 SIGNATURES = ("serving_default", "beam_search", "attention")
+COMPILED_SIGNATURES = ("serving_default", "beam_search")  # `attention` answers shapes that vary: never compiled
 
 
 class Translator:
     """The decode loops over a trained seq2seq model and its two subword tokenizers, as graph functions of strings."""
 
-    def __init__(self, model, source_subwords, target_subwords, *, max_length, beam_width, length_penalty=1.0):
+    def __init__(self, model, source_subwords, target_subwords, *, max_length, beam_width, length_penalty=1.0,
+                 compiled=False):
         self.model = model
         self.models = zoo.inference_models(model)
         self.source_subwords, self.target_subwords = source_subwords, target_subwords
         self.loop_args = dict(start_id=START_ID, end_id=END_ID, max_length=max_length)
         self.max_length, self.beam_width, self.length_penalty = max_length, beam_width, length_penalty
+        self.compiled = compiled
+        self.loops = {  # source ids [batch, time], the rows that are not padding -> ids [batch, max_length]
+            "greedy": lambda source, rows=None: greedy_loop(self.models, source, active_rows=rows,
+                                                            **self.loop_args)[0],
+            "beam": lambda source, rows=None: beam_search(self.models, source, beam_width=self.beam_width,
+                                                          length_penalty=self.length_penalty, active_rows=rows,
+                                                          **self.loop_args)}
+        self.compiled_loops = {name: tf.function(loop, jit_compile=True) for name, loop in self.loops.items()}
+
+    def with_compiled_loops(self, compiled=True):
+        """The same translator (the same models and weights) whose greedy and beam search run XLA-compiled."""
+        served = copy.copy(self)
+        served.compiled = compiled
+        return served
 
     def source(self, text):
         return require_known_script(source_ids(self.source_subwords, text, self.max_length))
 
     def greedy(self, text):
-        ids, _ = greedy_decode(self.models, self.source(text), **self.loop_args)
-        return {"translation": self.detokenize(ids)}
+        return {"translation": self.detokenize(self.decode("greedy", self.source(text)))}
 
     def beam(self, text):
-        ids = beam_search(self.models, self.source(text), beam_width=self.beam_width,
-                          length_penalty=self.length_penalty, **self.loop_args)
-        return {"translation": self.detokenize(ids)}
+        return {"translation": self.detokenize(self.decode("beam", self.source(text)))}
+
+    def decode(self, loop, source):
+        """ids [batch, max_length] of `source` by the loop called `loop`; compiled, over the fixed shapes (above)."""
+        if not self.compiled:
+            return self.loops[loop](source)
+
+        def compiled():
+            padded, rows = pad_to_bucket(source, [self.max_length])
+            return self.compiled_loops[loop](padded, rows)[:rows]
+
+        return tf.cond(tf.shape(source)[0] <= WARMUP_BATCHES[-1], compiled, lambda: self.loops[loop](source))
 
     def attention(self, text):
         source = self.source(text)
@@ -80,9 +118,11 @@ def text_model(network, source_subwords, target_subwords, max_length):
     return keras.Model({"text": text, "target_text": target_text}, logits, name="translation")
 
 
-def write_export(directory, translator, *, extras):
+def write_export(directory, translator, *, extras, example, compiled=True):
     """Write the SavedModel into `directory`; `extras` ({file name: dict, or a path to copy}), both SentencePiece
-    models and the trained model (`model.keras`) go to `directory/assets.extra/`."""
+    models, the trained model (`model.keras`) and the warm-up records of `example` (a source sentence of the
+    training data) go to `directory/assets.extra/`. `compiled`: greedy and beam search XLA-compiled (above)."""
+    translator = translator.with_compiled_loops(compiled)
     archive = keras.export.ExportArchive()
     for tracked in (translator.model, translator.models["encode"], translator.models["decode_step"],
                     translator.source_subwords.tokenizer, translator.target_subwords.tokenizer):
@@ -97,6 +137,11 @@ def write_export(directory, translator, *, extras):
                translator.max_length).save(extra / "model.keras")
     translator.source_subwords.write(extra / "source.spm")
     translator.target_subwords.write(extra / "target.spm")
+    # every compiled shape (a batch of each size; sources are padded to one length), and one and 8 rows elsewhere
+    write_warmup_requests(extra / WARMUP_FILE, [
+        *example_warmup_requests({name: {"text": example} for name in COMPILED_SIGNATURES},
+                                 rows=WARMUP_BATCHES if compiled else EXAMPLE_WARMUP_ROWS),
+        *example_warmup_requests({"attention": {"text": example}})])
     write_extras(extra, extras)
 
 

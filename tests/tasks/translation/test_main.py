@@ -14,13 +14,16 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.cli import run_cli
+from tasks.common.serving_shapes import WARMUP_BATCHES
 from tasks.common.text import decoder_inputs
+from tasks.serve.loading import load_version
 from tasks.translation.__main__ import main
 from tasks.translation.decoding import python_loop_greedy
-from tasks.translation.serving import SIGNATURES, translator_from_export
+from tasks.translation.serving import SIGNATURES, translator_from_export, write_export
 from tasks.translation.subwords import END_ID, Subwords
 from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.conftest import SHARES_TRAINED_RUNS
+from tests.tasks.test_recipe_contract import warmup_calls
 from tests.tasks.translation.conftest import TINY
 
 pytestmark = SHARES_TRAINED_RUNS
@@ -101,6 +104,40 @@ def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model
     assert weights.shape[0] == 2 and weights.shape[1] == attention["target_tokens"].shape[1]
     assert weights.shape[2] == attention["source_tokens"].shape[1]
     np.testing.assert_allclose(weights.sum(-1)[attention["target_tokens"].numpy() != b""], 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 70])
+def test_compiled_decoding_answers_what_the_plain_loops_answer(trained, rows):
+    """XLA over fixed shapes (sources padded to max_length; 3 rows padded to 4, the padding row finished from the
+    start; 70 rows, past the compiled sizes, on the plain loop) changes no translation."""
+    translator = translator_from_export(Path(trained[1]["export"]), beam_width=3)
+    texts = tf.constant((TEXTS * 12)[:rows])
+    for loop in ("greedy", "beam"):
+        plain = tf.function(getattr(translator, loop))(texts)["translation"].numpy()
+        compiled = tf.function(getattr(translator.with_compiled_loops(), loop))(texts)["translation"].numpy()
+        assert compiled.tolist() == plain.tolist()
+
+
+def test_a_compiled_export_warms_every_shape_at_load_and_answers_as_the_plain_one(trained, tmp_path):
+    plain = Path(trained[1]["export"])  # the tests' runs export plain loops (--no-xla-decoding): loads in a second
+    assert b"_XlaMustCompile" not in (plain / "saved_model.pb").read_bytes()
+    assert sorted(warmup_calls(plain / "assets.extra")) == sorted((name, rows) for name in SIGNATURES
+                                                                  for rows in (1, 8))
+    compiled = tmp_path / "compiled"
+    write_export(compiled, translator_from_export(plain, beam_width=3), extras={}, example="mil")  # the default
+    assert b"_XlaMustCompile" in (compiled / "saved_model.pb").read_bytes()
+    assert sorted(warmup_calls(compiled / "assets.extra")) == sorted(
+        [(name, rows) for name in ("serving_default", "beam_search") for rows in WARMUP_BATCHES]
+        + [("attention", 1), ("attention", 8)])
+    texts = {"text": np.array(TEXTS, dtype=object)}
+    served = [load_version(folder, 1) for folder in (plain, compiled)]  # each runs its warm-up records
+    try:
+        for signature in SIGNATURES:
+            answers = [version.run(signature, texts)["translation"].tolist() for version in served]
+            assert answers[0] == answers[1]
+    finally:
+        for version in served:
+            version.close()
 
 
 def test_evaluate_and_translate_commands(trained, tmp_path, capsys, monkeypatch):
