@@ -10,26 +10,33 @@ present, else --data) with the same weights, one after another in this process:
 - SavedModel serving_default and beam_search, batch N: the export itself, tokenization and all.
 Prints ms per sentence and the speed-up over the Python loop. The first call of each graph function (tracing) is
 not timed.
+
+A second table writes the export's network again both ways, with the plain decode loops (`--no-xla-decoding`) and
+XLA-compiled (the default), loads each as `tasks.serve` does (its warm-up records run at load, timed), and times
+greedy and beam search at batch 1 (one sentence per call) and batch N.
 """
 
 import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402,F401  (the SentencePiece ops of the export's graph)
 
 import zoo  # noqa: E402,F401  (registers the zoo's layers for load_model)
 from tasks.common.export import version_folder  # noqa: E402
+from tasks.serve.loading import load_version  # noqa: E402
 from tasks.translation.data import read_pairs  # noqa: E402
 from tasks.translation.decoding import greedy_decode, python_loop_greedy  # noqa: E402
-from tasks.translation.serving import translator_from_export  # noqa: E402
+from tasks.translation.serving import translator_from_export, write_export  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spa-eng" / "train.tsv"
 
@@ -84,6 +91,31 @@ def main():
     base = rows[0][2] / rows[0][1]
     for name, count, seconds in rows:
         print(f"| {name} | {seconds / count * 1000:.2f} | {base / (seconds / count):.1f}x |")
+    served_table(translator, texts, batches, args.batch_size)
+
+
+def served_table(translator, texts, batches, batch_size):
+    """The export written with plain and with compiled decode loops, each loaded as the server loads it."""
+    print(f"\n| export | load s (warm-up included) | greedy, batch 1 ms | greedy, batch {batch_size} ms per "
+          f"sentence | beam, batch 1 ms | beam, batch {batch_size} ms per sentence |\n|---|---:|---:|---:|---:|---:|")
+    baseline = None
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, compiled in (("plain loops (--no-xla-decoding)", False), ("XLA-compiled (the default)", True)):
+            folder = Path(scratch) / str(compiled)
+            write_export(folder, translator, extras={}, example=texts[0], compiled=compiled)
+            started = time.perf_counter()
+            version = load_version(folder, 1)
+            load = time.perf_counter() - started
+            cells = []
+            for signature in ("serving_default", "beam_search"):
+                def call(items, signature=signature):
+                    return version.run(signature, {"text": np.array(items, dtype=object)})
+                cells.append(timed(call, [[t] for t in texts]) / len(texts) * 1000)
+                cells.append(timed(call, batches) / len(texts) * 1000)
+            version.close()
+            baseline = baseline or cells
+            print(f"| {name} | {load:.1f} | " + " | ".join(
+                f"{ms:.2f} ({base / ms:.2f}x)" for ms, base in zip(cells, baseline)) + " |")
 
 
 if __name__ == "__main__":
