@@ -66,7 +66,7 @@ def export_contender(model, vectorizer, folder, fast_path, ngrams=None):
     write_export(folder, model, vectorizer, max_length=Config.max_length, bucket_step=Config.bucket_step,
                  extras={}, fast_path=fast_path, ngrams=ngrams)
     started = time.perf_counter()
-    loaded = load_version(folder, 1)  # runs the warm-up records, as TF Serving does
+    loaded = load_version(folder, 1, xla=True)  # runs the warm-up records, as TF Serving does (XLA enabled)
     load_seconds = time.perf_counter() - started
     return load_seconds, lambda texts: loaded.run("serving_default", {"text": np.array(texts, dtype=object)})[
         "probability"]

@@ -85,7 +85,7 @@ RECIPES = {recipe.export: recipe for recipe in [
            sentiment_sample, offline=("--dataset", "offline")),
     Recipe("translation", "translation", ("--epochs", "2", "--units", "16", "--embedding-dim", "16", "--max-length",
                                           "12", "--bucket-step", "4", "--batch-size", "64", "--examples", "2",
-                                          "--beam-width", "3", "--no-xla-decoding"),  # (compiling: 12 s a load)
+                                          "--beam-width", "3"),
            translation_sample, offline=("--dataset", "offline", "--max-pairs", "1500")),
     Recipe("video_frames", "video_frames", ("--epochs", "2", "--units", "8", "--filters", "4", "--max-frames", "20",
                                             "--frame-size", "16", "--batch-size", "16"),

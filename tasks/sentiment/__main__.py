@@ -145,6 +145,10 @@ class Config(cli.ClassWeightFlags, DistributionFlags):
                                   "results, faster steps; see bench/README.md); Keras's own loop with --no-fused-lstm, "
                                   "--xla, a GPU (cuDNN) or a distributed strategy")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
+    xla_serving: bool = flag(False, "the export runs its network XLA-compiled over length buckets and power-of-two "
+                                    "batches, compiled by its warm-up at load (off: LSTMs on the fused kernel, other "
+                                    "cells Keras's loop); TF Serving runs XLA only with "
+                                    "--xla_cpu_compilation_enabled=true, and without it the version fails to load")
     # outputs
     run_dir: str = flag("runs/sentiment", "checkpoints, TensorBoard logs, metrics and plots; rerun to resume")
     export_dir: str = flag("saved_models", "exports go to <export-dir>/sentiment/<version>/")
@@ -322,7 +326,8 @@ def train(cfg):
          **({"self_training": self_training} if self_training else {})},
         export=lambda folder, extras: write_export(  # the encoder travels with the export, to start other runs from
             folder, model, vectorizer, max_length=cfg.max_length, bucket_step=cfg.bucket_step, tail=cfg.tail,
-            ngrams=ngrams, extras={**extras, ENCODER: encoder_source} if encoder else extras),
+            ngrams=ngrams, extras={**extras, ENCODER: encoder_source} if encoder else extras,
+            fast_path="xla" if cfg.xla_serving else "auto"),
         warmup={"serving_default": {"text": splits.train[0][0]}},
         config={"vocabulary_size": vectorizer.vocabulary_size(), "labels": list(LABEL_NAMES)},
         summary=[f"test{run.marker}: accuracy {test['accuracy']:.4f}  balanced accuracy "

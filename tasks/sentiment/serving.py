@@ -1,6 +1,6 @@
 """The sentiment SavedModel: raw strings in, `probability` of positive and `label` out, tokenization in the graph,
-the network on its fast path: LSTMs on TensorFlow's fused kernel, other cells XLA-compiled for a fixed set of shapes
-that a warm-up file compiles at load (`serving_shapes`)."""
+the network on its fast path: LSTMs on TensorFlow's fused kernel; on request (`--xla-serving`) XLA-compiled for a
+fixed set of shapes that a warm-up file compiles at load (`serving_shapes`)."""
 
 from pathlib import Path
 
@@ -53,13 +53,15 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
       shape, a large request's rows grouped by length (`predict_by_length`);
     - "xla": reviews padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
       XLA-compiled network sees a fixed set of shapes, each compiled by a warm-up record at load;
-    - "auto" (the default): "fused" when every recurrent layer is an LSTM it can run, else "xla";
-    - "plain": the network as plain TensorFlow (Keras's loop) on the request's own shape; the benches' baseline.
+    - "auto" (the default): "fused" when every recurrent layer is an LSTM it can run, else "plain";
+    - "plain": the network as plain TensorFlow (Keras's loop) on the request's own shape.
+    "auto" never compiles: TF Serving disables XLA unless started with `--xla_cpu_compilation_enabled=true`, and an
+    export that needs it would not load in a stock server.
     """
     if fast_path not in FAST_PATHS:
         raise ValueError(f"fast_path={fast_path!r}; choose one of {', '.join(FAST_PATHS)}.")
     if fast_path == "auto":
-        fast_path = "fused" if zoo.fuses_every_layer(model) else "xla"
+        fast_path = "fused" if zoo.fuses_every_layer(model) else "plain"
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)

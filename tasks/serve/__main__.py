@@ -92,6 +92,8 @@ def parser():
                      help="classify/regress only on signatures of that method name")
     tfs.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="threads inside one op")
     tfs.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="ops run at once")
+    tfs.add_argument("--xla_cpu_compilation_enabled", type=_boolean, nargs="?", const=True, default=False,
+                     help="run XLA-compiled functions (off, as in TF Serving: a signature that runs one fails)")
     tfs.add_argument("--allow_version_labels_for_unavailable_models", type=_boolean, nargs="?", const=True,
                      default=False, help="accepted for compatibility: labels are resolved at each request here")
     return p
@@ -181,7 +183,7 @@ def build_app(args):
 
     def loader(folder, version):
         return load_version(folder, version, tags=tags, timeout_ms=args.rest_api_timeout_in_ms,
-                            threads=session_config)
+                            threads=session_config, xla=args.xla_cpu_compilation_enabled)
 
     registry = ModelRegistry(configs=configs, base_path=base, default_policy=policy, loader=loader,
                              max_load_retries=args.max_num_load_retries,

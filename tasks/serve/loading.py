@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks.serve.errors import from_tensorflow, invalid
+from tasks.serve.xla import XLA_DISABLED, signatures_running_xla
 
 DEFAULT_SIGNATURE = "serving_default"
 log = logging.getLogger("tasks.serve")
@@ -28,6 +29,7 @@ class LoadedVersion:
     signature_defs: dict  # name -> SignatureDef proto, every signature of the MetaGraph (as TF Serving lists them)
     session: object
     timeout_ms: int = 0
+    xla_disabled: frozenset = frozenset()  # signatures that reach an XLA-compiled function, with XLA disabled
     _callables: dict = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -48,6 +50,8 @@ class LoadedVersion:
         import tensorflow as tf
 
         signature = self.signature(signature_name)
+        if (signature_name or DEFAULT_SIGNATURE) in self.xla_disabled:  # as TF Serving without XLA answers it
+            raise from_tensorflow(tf.errors.InternalError(None, None, XLA_DISABLED))
         feeds = sorted(inputs)
         fetches = sorted(signature.outputs)
         try:  # making the callable checks the graph: a broken signature fails here
@@ -76,9 +80,11 @@ class LoadedVersion:
         self.session.close()
 
 
-def load_version(path, version, *, tags=("serve",), timeout_ms=0, threads=(0, 0)):
+def load_version(path, version, *, tags=("serve",), timeout_ms=0, threads=(0, 0), xla=False):
     """Load the SavedModel in `path` into a session of its own; `threads` is (intra-op, inter-op), 0 for
-    TensorFlow's choice. (TensorFlow is imported here, so the command line answers flag errors at once.)"""
+    TensorFlow's choice. (TensorFlow is imported here, so the command line answers flag errors at once.) Without
+    `xla` (TF Serving's `--xla_cpu_compilation_enabled`, off by default there too), a signature that runs an
+    XLA-compiled function fails as in TF Serving (`tasks.serve.xla`), its warm-up records included."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (TF Serving links tensorflow-text's ops into its server; so does this one)
 
@@ -90,7 +96,8 @@ def load_version(path, version, *, tags=("serve",), timeout_ms=0, threads=(0, 0)
     except Exception:
         session.close()
         raise
-    loaded = LoadedVersion(version, Path(path), dict(meta_graph.signature_def), session, timeout_ms=timeout_ms)
+    loaded = LoadedVersion(version, Path(path), dict(meta_graph.signature_def), session, timeout_ms=timeout_ms,
+                           xla_disabled=frozenset() if xla else frozenset(signatures_running_xla(meta_graph)))
     try:
         run_warmup(loaded)
     except Exception:

@@ -9,7 +9,7 @@ The exported SavedModel has three signatures, each taking a batch of source stri
 Tokenization is tensorflow-text's SentencePiece op (see `subwords`); `assets.extra/` holds `source.spm` and
 `target.spm`, the two SentencePiece models, for users who tokenize outside the graph.
 
-With `compiled` (the recipe's default, `--xla-decoding`), greedy and beam search run XLA-compiled over a fixed set
+With `compiled` (`--xla-serving`), greedy and beam search run XLA-compiled over a fixed set
 of shapes: sources padded to `max_length` pieces and batches to a power of two up to 64 rows (the padding rows count
 as finished from the start), larger requests on the plain loop. The warm-up file compiles each shape at load. At
 batch 1 that halves the latency (bench/README.md, "Translation's decode loop compiled").
@@ -118,7 +118,7 @@ def text_model(network, source_subwords, target_subwords, max_length):
     return keras.Model({"text": text, "target_text": target_text}, logits, name="translation")
 
 
-def write_export(directory, translator, *, extras, example, compiled=True):
+def write_export(directory, translator, *, extras, example, compiled=False):
     """Write the SavedModel into `directory`; `extras` ({file name: dict, or a path to copy}), both SentencePiece
     models, the trained model (`model.keras`) and the warm-up records of `example` (a source sentence of the
     training data) go to `directory/assets.extra/`. `compiled`: greedy and beam search XLA-compiled (above)."""

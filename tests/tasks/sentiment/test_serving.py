@@ -6,11 +6,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 import zoo
 from tasks.common.serving_shapes import WARMUP_FILE
 from tasks.sentiment.data import make_vectorizer
 from tasks.sentiment.serving import write_export
+from tasks.serve.xla import signatures_running_xla
 
 # Lengths from empty to past max_length, and more rows than a length group (16), so grouping is exercised
 TEXTS = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(i % 37)) for i in range(40)] + ["", "w1 " * 500]
@@ -26,7 +28,7 @@ def vectorizer():
 
 @pytest.mark.parametrize("cell, fast_path, warmup_records, tail", [
     ("lstm", "auto", 0, 0), ("lstm", "fused", 0, 0), ("lstm", "xla", 3 * 7, 0), ("lstm", "plain", 0, 0),
-    ("gru", "auto", 3 * 7, 0), ("lstm", "auto", 0, 12), ("gru", "auto", 3 * 7, 12),
+    ("gru", "auto", 0, 0), ("lstm", "auto", 0, 12), ("gru", "xla", 3 * 7, 12),
 ])
 def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, cell, fast_path, warmup_records,
                                                           tail):
@@ -46,6 +48,8 @@ def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, 
     # the XLA path's records compile its shapes; the others get the recipe's warm-up (`Run.finish`), not this one's
     warmup = export / "assets.extra" / WARMUP_FILE
     assert (len(list(tf.data.TFRecordDataset(str(warmup)))) if warmup.exists() else 0) == warmup_records
+    saved = saved_model_pb2.SavedModel.FromString((export / "saved_model.pb").read_bytes())
+    assert signatures_running_xla(saved.meta_graphs[0]) == ({"serving_default"} if fast_path == "xla" else set())
     assert json.loads((export / "assets.extra" / "config.json").read_text()) == {}
 
 

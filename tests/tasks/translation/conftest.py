@@ -4,8 +4,7 @@ from tasks.translation.__main__ import main
 
 # A tiny config: seconds, not minutes. Plumbing and properties are under test, not translation quality.
 TINY = ["--epochs", "2", "--units", "16", "--embedding-dim", "16", "--max-length", "12", "--bucket-step", "4",
-        "--batch-size", "64", "--max-pairs", "1500", "--examples", "2", "--beam-width", "3",
-        "--no-xla-decoding"]  # compiling each served shape at load takes about 12 s; one test writes a compiled export
+        "--batch-size", "64", "--max-pairs", "1500", "--examples", "2", "--beam-width", "3"]
 
 
 def run_recipe(tmp_path, *flags):

@@ -119,18 +119,19 @@ def test_compiled_decoding_answers_what_the_plain_loops_answer(trained, rows):
 
 
 def test_a_compiled_export_warms_every_shape_at_load_and_answers_as_the_plain_one(trained, tmp_path):
-    plain = Path(trained[1]["export"])  # the tests' runs export plain loops (--no-xla-decoding): loads in a second
+    plain = Path(trained[1]["export"])  # the recipe's default: plain loops, loaded in a second by any server
     assert b"_XlaMustCompile" not in (plain / "saved_model.pb").read_bytes()
     assert sorted(warmup_calls(plain / "assets.extra")) == sorted((name, rows) for name in SIGNATURES
                                                                   for rows in (1, 8))
     compiled = tmp_path / "compiled"
-    write_export(compiled, translator_from_export(plain, beam_width=3), extras={}, example="mil")  # the default
+    write_export(compiled, translator_from_export(plain, beam_width=3), extras={}, example="mil", compiled=True)
     assert b"_XlaMustCompile" in (compiled / "saved_model.pb").read_bytes()
     assert sorted(warmup_calls(compiled / "assets.extra")) == sorted(
         [(name, rows) for name in ("serving_default", "beam_search") for rows in WARMUP_BATCHES]
         + [("attention", 1), ("attention", 8)])
     texts = {"text": np.array(TEXTS, dtype=object)}
-    served = [load_version(folder, 1) for folder in (plain, compiled)]  # each runs its warm-up records
+    # each runs its warm-up records; XLA enabled, as TF Serving's --xla_cpu_compilation_enabled=true does
+    served = [load_version(folder, 1, xla=True) for folder in (plain, compiled)]
     try:
         for signature in SIGNATURES:
             answers = [version.run(signature, texts)["translation"].tolist() for version in served]
