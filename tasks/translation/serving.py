@@ -9,10 +9,11 @@ The exported SavedModel has three signatures, each taking a batch of source stri
 Tokenization is tensorflow-text's SentencePiece op (see `subwords`); `assets.extra/` holds `source.spm` and
 `target.spm`, the two SentencePiece models, for users who tokenize outside the graph.
 
-With `compiled` (`--xla-serving`), greedy and beam search run XLA-compiled over a fixed set
-of shapes: sources padded to `max_length` pieces and batches to a power of two up to 64 rows (the padding rows count
-as finished from the start), larger requests on the plain loop. The warm-up file compiles each shape at load. At
-batch 1 that halves the latency (bench/README.md, "Translation's decode loop compiled").
+With `compiled` (`--xla-serving`), greedy and beam search run XLA-compiled over a fixed set of shapes: sources
+padded to `max_length` pieces and batches to a power of two up to 64 rows (the padding rows count as finished from
+the start), larger requests on the plain loop. The warm-up file compiles each shape at load. At batch 1 that halves
+the latency (bench/README.md, "Translation's decode loop compiled"); TF Serving runs it only with
+`--xla_cpu_compilation_enabled=true`.
 """
 
 import copy
