@@ -12,6 +12,7 @@ import tensorflow as tf
 import zoo  # noqa: F401  (registers the zoo's layers for load_model)
 from tasks.common import training
 from tasks.common.cli import run_cli
+from tasks.common.serving_shapes import WARMUP_BATCHES, WARMUP_FILE, length_buckets
 from tasks.sentiment.__main__ import main
 from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.conftest import SHARES_TRAINED_RUNS
@@ -135,12 +136,19 @@ def test_an_ensemble_trains_its_members_together_and_exports_their_mean(tmp_path
 
 def test_a_slanted_schedule_rises_to_the_learning_rate_and_ends_at_a_32nd_of_it(tmp_path, monkeypatch):
     made = recorded(monkeypatch, "FusedAdam")
-    run_recipe(tmp_path, "--dataset", "offline", "--schedule", "slanted", "--learning-rate", "0.004", "--patience", "5")
+    metrics = run_recipe(tmp_path, "--dataset", "offline", "--schedule", "slanted", "--learning-rate", "0.004",
+                         "--patience", "5", "--xla-serving")
     (optimizer,) = made
     schedule = optimizer._learning_rate
     assert float(schedule(0)) == pytest.approx(0.004 / 32) and schedule.peak == 0.004
     assert int(optimizer.iterations) == schedule.total_steps  # every epoch ran: the schedule spans them exactly
     assert float(optimizer.learning_rate) == pytest.approx(0.004 / 32)
+    # (the same run's --xla-serving: the export's network XLA-compiled, a warm-up record for each of its shapes)
+    extra = Path(metrics["export"]) / "assets.extra"
+    config = json.loads((extra / "config.json").read_text())
+    assert b"_XlaMustCompile" in (extra.parent / "saved_model.pb").read_bytes()
+    assert len(list(tf.data.TFRecordDataset(str(extra / WARMUP_FILE)))) == len(
+        length_buckets(config["max_length"], config["bucket_step"])) * len(WARMUP_BATCHES)
 
 
 def test_evaluate_and_predict_commands(trained, tmp_path, capsys, monkeypatch):
