@@ -91,7 +91,7 @@ def beam_search(models, source, *, start_id, end_id, max_length, beam_width, len
         finished = was_finished | tf.equal(next_id, end_id)
         rows = tf.reshape(parent + tf.range(batch)[:, None] * k, [-1])
         token = tf.reshape(tf.where(finished, end_id, next_id), [-1, 1])
-        # (the gathered states keep the loop's static shape, which a batch known when tracing gives)
+        # a gather loses the states' static shape, which the loop needs kept when the batch is known at tracing
         states = {name: tf.ensure_shape(tf.gather(out[name], rows), value.shape) for name, value in states.items()}
         return t + 1, token, scores, finished, states, ids
 
