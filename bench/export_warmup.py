@@ -46,7 +46,7 @@ def measure(path, records):
 
     requests = requests_of(records)
     started = time.perf_counter()
-    loaded = load_version(path, 1)
+    loaded = load_version(path, 1, xla=True)  # (an --xla-serving export too, as with TF Serving's flag on)
     result = {"load_ms": (time.perf_counter() - started) * 1000}
     one, several = EXAMPLE_WARMUP_ROWS[0], EXAMPLE_WARMUP_ROWS[-1]
     for signature in sorted({name for name, _ in requests}):
