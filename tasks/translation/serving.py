@@ -46,14 +46,13 @@ COMPILED_SIGNATURES = ("serving_default", "beam_search")  # `attention` answers 
 class Translator:
     """The decode loops over a trained seq2seq model and its two subword tokenizers, as graph functions of strings."""
 
-    def __init__(self, model, source_subwords, target_subwords, *, max_length, beam_width, length_penalty=1.0,
-                 compiled=False):
+    def __init__(self, model, source_subwords, target_subwords, *, max_length, beam_width, length_penalty=1.0):
         self.model = model
         self.models = zoo.inference_models(model)
         self.source_subwords, self.target_subwords = source_subwords, target_subwords
         self.loop_args = dict(start_id=START_ID, end_id=END_ID, max_length=max_length)
         self.max_length, self.beam_width, self.length_penalty = max_length, beam_width, length_penalty
-        self.compiled = compiled
+        self.compiled = False  # `with_compiled_loops` gives a copy whose loops are
         self.loops = {  # source ids [batch, time], the rows that are not padding -> ids [batch, max_length]
             "greedy": lambda source, rows=None: greedy_loop(self.models, source, active_rows=rows,
                                                             **self.loop_args)[0],
