@@ -158,13 +158,18 @@ def read_labelled_texts(path):
 
     Returns `(texts, raw_labels)`, two lists of strings.
     """
-    header, rows = read_rows(path)
-    header = [h.lower() for h in header]
+    names, rows = read_rows(path)
+    header = [h.lower() for h in names]
     text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
     label_col = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
     if text_col is None or label_col is None:
-        raise UserError(f"{path} has columns {header}; it needs a text column (one of {', '.join(TEXT_COLUMNS)}) "
-                        f"and a label column (one of {', '.join(LABEL_COLUMNS)}) named in its first row.")
+        shown = [h if len(h) <= 30 else h[:27] + "..." for h in names]
+        # A file without a header row (as Amazon's and Yelp's polarity CSVs) shows a review where a name should be
+        found = f"'s first row looks like data, not a header ({shown})" if max(map(len, names)) > 40 else \
+            f" has columns {shown}"
+        raise UserError(f"{path}{found}; it needs a text column (one of "
+                        f"{', '.join(TEXT_COLUMNS)}) and a label column (one of {', '.join(LABEL_COLUMNS)}) named in "
+                        "its first row: add or rename that row.")
     texts, labels = [], []
     for number, row in enumerate(rows, start=2):
         if len(row) <= max(text_col, label_col):

@@ -119,6 +119,10 @@ def find_groups(cfg, path, texts):
 
 def parse_labels(raw, where):
     """0/1 from '0'/'1', 'pos'/'neg' or 'positive'/'negative' (any case); anything else is an error."""
+    missing = [row for row, label in enumerate(raw, start=1) if not label]
+    if missing:
+        raise UserError(f"{where} has {len(missing)} row(s) with no label (the first is row {missing[0]} after the "
+                        "header); fill in 0/1 (or neg/pos) or remove those rows.")
     unknown = sorted({r for r in raw if r.lower() not in LABEL_VALUES})
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:5])

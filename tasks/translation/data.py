@@ -57,8 +57,19 @@ def load_splits(cfg):
     train, validation = split_by_sentence(rest, cfg.validation_fraction, cfg.seed + 1)
     for name, part in (("training", train), ("validation", validation), ("test", test)):
         if not part:
-            raise UserError(f"the {name} split is empty: {len(pairs)} pairs are too few; give at least 20.")
+            raise UserError(f"the {name} split is empty: {_too_few(pairs)}")
     return Splits(train, validation, test, source, offline)
+
+
+def _too_few(pairs):
+    """Why `pairs` cannot fill three splits, for the error: too few pairs, or too few groups of pairs sharing a
+    sentence (each group is held out whole), as in a file of a few pairs repeated."""
+    groups = len(set(sentence_groups(pairs)))
+    if groups == len(pairs):
+        return f"{len(pairs)} pairs are too few; give at least 20."
+    return (f"the {len(pairs)} pairs hold only {groups} different sentence group(s) (pairs that share a source or "
+            "target sentence stay on one side of a split, so copies of a pair count once); give at least 20 pairs "
+            "of different sentences.")
 
 
 def read_pairs(path):
@@ -76,12 +87,18 @@ def read_pairs(path):
         lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
         numbered = ((n, line.split("\t")) for n, line in enumerate(lines, start=1))
         expected, needs = "'source<TAB>target'", "a source sentence, a tab and its translation"
-    pairs = []
+    pairs, empty = [], []
     for number, fields in numbered:
-        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise UserError(f"{path} line {number} is not {expected} (found {len(fields)} field(s)); each line needs "
+        if len(fields) < 2:
+            raise UserError(f"{path} line {number} is not {expected} (found {len(fields)} field); each line needs "
                             f"{needs}.")
+        if not fields[0].strip() or not fields[1].strip():
+            empty.append((number, "source" if not fields[0].strip() else "target"))
         pairs.append((unicodedata.normalize("NFC", fields[0].strip()), unicodedata.normalize("NFC", fields[1].strip())))
+    if empty:
+        (number, side), more = empty[0], len(empty) - 1
+        raise UserError(f"{path} line {number} has an empty {side}" + (f" (and {more} more line(s) an empty side)"
+                        if more else "") + f"; each line needs {needs}: fill them in or remove those lines.")
     return pairs
 
 

@@ -24,7 +24,7 @@ def test_a_csv_of_pairs_with_a_header_reads_its_first_two_columns(tmp_path):
     path.write_text('english,spanish,source\r\nHello.,Hola.,tatoeba\r\n"Yes, sir.","Sí, señor.",x\r\n')
     assert read_pairs(path) == [("Hello.", "Hola."), ("Yes, sir.", "Sí, señor.")]
     path.write_text("english;spanish\nHello.;Hola.\nBye.;\n")
-    with pytest.raises(UserError, match="line 3 is not a source and a target field"):
+    with pytest.raises(UserError, match="line 3 has an empty target; each line needs a source sentence and its"):
         read_pairs(path)
 
 
@@ -36,7 +36,8 @@ def test_read_pairs_ignores_extra_columns_and_normalizes_unicode(tmp_path):
 
 @pytest.mark.parametrize("content,message", [
     ("just one column\n", "line 1 is not 'source<TAB>target'"),
-    ("a\tb\n\tb\n", "line 2 is not 'source<TAB>target'"),
+    ("a\tb\n\tb\n", "line 2 has an empty source; .* fill them in or remove those lines"),
+    ("a\tb\n\tb\nc\t \n", r"line 2 has an empty source \(and 1 more line\(s\) an empty side\)"),
     ("", "is empty; it needs source<TAB>target lines"),
 ])
 def test_bad_pair_files(tmp_path, content, message):

@@ -167,6 +167,7 @@ def test_evaluate_and_translate_commands(trained, tmp_path, capsys, monkeypatch)
     ("only a source\n", "is not 'source<TAB>target'"),
     (b"\xff\xfe\tbad\n", "is not UTF-8 text"),
     ("a\tb\nc\td\n", "pairs are too few"),
+    ("Go.\tVe.\nHi.\tHola.\n" * 100, "the 200 pairs hold only 2 different sentence group(s)"),
 ])
 def test_bad_data_gets_one_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "pairs.tsv"
