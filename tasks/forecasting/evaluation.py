@@ -35,13 +35,19 @@ def score(forecast, part, history, targets, horizon, season, marker=""):
         naive = baselines(history[:, i], part.starts, horizon, season)
         scores = {"model": errors(forecast[..., i], part.future[..., i]),
                   **{name: errors(values, part.future[..., i]) for name, values in naive.items()}}
-        scores.update({f"mae_vs_{name}": scores["model"]["mae"] / scores[name]["mae"] for name in naive})
+        # A naive forecast that is exact (a constant series) leaves the ratio undefined: None, not a crash
+        scores.update({f"mae_vs_{name}": scores["model"]["mae"] / scores[name]["mae"] if scores[name]["mae"] else None
+                       for name in naive})
         test[target] = scores
         summary.append(f"test{marker}: {target}: MAE {scores['model']['mae']:.4f}  RMSE "
                        f"{scores['model']['rmse']:.4f}  ({len(part.starts)} windows)")
         summary += [f"  {name}: MAE {scores[name]['mae']:.4f}  RMSE {scores[name]['rmse']:.4f}  "
-                    f"(model MAE / this: {scores[f'mae_vs_{name}']:.3f})" for name in naive]
+                    f"(model MAE / this: {_ratio(scores[f'mae_vs_{name}'])})" for name in naive]
     return test, summary
+
+
+def _ratio(value):
+    return "none, this forecast is exact" if value is None else f"{value:.3f}"
 
 
 def plot_forecast(times, truth, forecast, path, title, most=365):

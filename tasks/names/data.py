@@ -37,8 +37,8 @@ class Names:
 
 
 def load_names(cfg):
-    if cfg.data:
-        return Names(*read_names(cfg.data), f"file {cfg.data}")
+    if cfg.data:  # a classifier needs two languages to tell apart; new names of one language are a fine task
+        return Names(*read_names(cfg.data, languages_needed=1 if cfg.task == "generate" else 2), f"file {cfg.data}")
     if cfg.dataset != "generated":
         path = _download_names(cfg.cache_dir, explicit=cfg.dataset == "names")
         if path is not None:

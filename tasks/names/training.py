@@ -142,8 +142,9 @@ def _prepare(cfg, run):
     train, validation, test = split(names, cfg.seed, cfg.validation_fraction, cfg.test_fraction)
     chars = sorted({c for i in train for c in names.names[i]})
     languages = sorted(set(names.languages))
+    plural = "s" if len(languages) > 1 else ""
     run.data(names.source, f"{len(train)} train / {len(validation)} validation / {len(test)} test names, "
-                           f"{len(languages)} languages, {len(chars)} characters", offline=names.offline)
+                           f"{len(languages)} language{plural}, {len(chars)} characters", offline=names.offline)
     return names, (train, validation, test), chars, languages
 
 

@@ -20,7 +20,9 @@ from tasks.sentiment.offline import offline_reviews
 
 LABEL_NAMES = ("negative", "positive")
 # "0.0" and "1.0": how a table written from a float column (pandas, spreadsheets) spells 0 and 1.
-LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
+# "false"/"true": a JSON file's boolean labels (pandas writes a bool column so), read as text
+LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1, "false": 0,
+                "true": 1}
 IMDB_HOST = "ai.stanford.edu"  # where tensorflow-datasets downloads imdb_reviews from
 
 
@@ -118,7 +120,8 @@ def find_groups(cfg, path, texts):
 
 
 def parse_labels(raw, where):
-    """0/1 from '0'/'1', 'pos'/'neg' or 'positive'/'negative' (any case); anything else is an error."""
+    """0/1 from '0'/'1', 'pos'/'neg', 'positive'/'negative' or 'true'/'false' (any case); anything else is an
+    error."""
     missing = [row for row, label in enumerate(raw, start=1) if not label]
     if missing:
         raise UserError(f"{where} has {len(missing)} row(s) with no label (the first is row {missing[0]} after the "

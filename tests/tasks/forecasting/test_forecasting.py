@@ -355,6 +355,20 @@ def test_single_series_export_matches_the_keras_model(tmp_path):
     assert {"model", "last_value", "seasonal_naive"} <= set(metrics["test"]["temp"])
 
 
+def test_a_constant_series_trains_scores_and_exports(tmp_path):
+    """A stuck sensor: every naive forecast is exact, so the model-to-naive ratios are None, not a division by zero
+    after training."""
+    csv = tmp_path / "stuck.csv"
+    csv.write_text("date,value\n" + "".join(f"{np.datetime64('2001-01-01') + i},5.0\n" for i in range(200)))
+    metrics = main(["--data", str(csv), "--season", "7", "--run-dir", str(tmp_path / "run"),
+                    "--export-dir", str(tmp_path / "exports"), *TINY, "--epochs", "1"])
+    scores = metrics["test"]["value"]
+    assert scores["last_value"]["mae"] == 0 and scores["mae_vs_last_value"] is None
+    assert np.isfinite(scores["model"]["mae"]) and Path(metrics["export"]).is_dir()
+    answer, _ = served(metrics["export"], read_table(csv), [200])
+    np.testing.assert_allclose(answer["value"], 5.0, atol=0.5)
+
+
 def test_seasonal_reference_export_matches_the_recipe(tmp_path):
     csv = write_csv(tmp_path / "s.csv", rows=300, columns=("temp",))
     metrics = main(["--data", str(csv), "--relative-to", "season", "--season", "7", "--horizon", "2",

@@ -94,7 +94,7 @@ def test_classify_names_end_to_end(names_file, tmp_path):
     metrics = main(["--task", "classify", "--data", str(names_file), "--run-dir", str(tmp_path / "run"),
                     "--export-dir", str(tmp_path / "exports"), *TINY])
     held_out_names = split(load_names(types.SimpleNamespace(data=str(names_file), dataset="auto", cache_dir=None,
-                                                            seed=0)), 0, 0.1, 0.1)[2]
+                                                            seed=0, task="classify")), 0, 0.1, 0.1)[2]
     assert metrics["languages"] == ["Alpha", "Beta", "Gamma"] and metrics["test"]["examples"] == len(held_out_names)
     assert 0 <= metrics["test"]["balanced_accuracy"] <= 1
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
@@ -151,7 +151,7 @@ def test_generate_names_end_to_end(names_file, tmp_path, capsys):
     assert main(["generate", "--model", metrics["export"], "--language", "Beta", "--prefix", "Sch", "--count", "2",
                  "--temperature", "0"]) == [first[0].decode()] * 2
     held_out_names = split(load_names(types.SimpleNamespace(data=str(names_file), dataset="auto", cache_dir=None,
-                                                            seed=0)), 0, 0.1, 0.1)[2]
+                                                            seed=0, task="generate")), 0, 0.1, 0.1)[2]
     scored = main(["evaluate", "--model", metrics["export"], "--data",
                    str(held_out_file(names_file, held_out_names, tmp_path / "test.tsv"))])
     assert scored["names"] == len(held_out_names)
@@ -173,10 +173,21 @@ def held_out_file(names_file, rows, path, extra=()):
     return path
 
 
+def test_new_names_of_a_single_language(tmp_path):
+    """Generating needs one language (a classifier needs two, below)."""
+    syllables = ["ro", "ma", "ti", "ne", "lu", "ca", "sa", "ri", "no", "be"]
+    path = tmp_path / "italian.tsv"
+    path.write_text("".join(f"{(a + b + c).title()}\tItalian\n" for a in syllables for b in syllables[:4]
+                            for c in syllables[:3]))
+    metrics = main(["--task", "generate", "--data", str(path), "--run-dir", str(tmp_path / "run"),
+                    "--export-dir", str(tmp_path / "exports"), *TINY, "--epochs", "1"])
+    assert Path(metrics["export"]).is_dir() and np.isfinite(metrics["test"]["nats_per_char"])
+
+
 def test_bad_names_input(tmp_path, capsys):
     (tmp_path / "one.tsv").write_text("Smith\tEnglish\nJones\tEnglish\n")
     with pytest.raises(SystemExit):
-        run_cli(main, ["--task", "generate", "--data", str(tmp_path / "one.tsv"), "--run-dir", str(tmp_path / "r")])
+        run_cli(main, ["--task", "classify", "--data", str(tmp_path / "one.tsv"), "--run-dir", str(tmp_path / "r")])
     assert "has 1 language(s); at least two are needed" in capsys.readouterr().err
     (tmp_path / "bad.tsv").write_text("Smith English\n")
     with pytest.raises(SystemExit):

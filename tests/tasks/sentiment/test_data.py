@@ -42,7 +42,9 @@ def test_csv_with_label_names(tmp_path, separator):
 
 @pytest.mark.parametrize("layout", ["lines", "array", "columns"])  # pandas' to_json writes columns by default
 def test_json_lines_a_json_array_and_json_columns_read_as_a_table(tmp_path, layout):
-    objects = [{"text": f'good, "{i}"\tone', "label": i % 2, "extra": None} for i in range(20)]
+    # pandas writes a bool column as JSON's true/false
+    objects = [{"text": f'good, "{i}"\tone', "label": i % 2 if layout != "array" else bool(i % 2), "extra": None}
+               for i in range(20)]
     path = tmp_path / ("reviews.jsonl" if layout == "lines" else "reviews.json")
     columns = {k: {str(i): o[k] for i, o in enumerate(objects)} for k in objects[0]}
     path.write_text({"lines": "\n".join(map(json.dumps, objects)) + "\n", "array": json.dumps(objects),
