@@ -67,8 +67,10 @@ def read_video(path, *, frame_size=None, max_frames=None):
     except Exception as error:  # noqa: BLE001  (imageio raises many kinds for "not a video")
         raise UserError(f"{path} could not be read as a video ({type(error).__name__}); pass an mp4, avi or gif "
                         "file.") from None
-    if frames.ndim == 3:  # one grey frame or a grey video: [t, h, w]
-        frames = frames[..., None]
+    if frames.ndim == 2:  # a grey still image: one frame
+        frames = frames[None]
+    if frames.ndim == 3:  # a colour still image [h, w, RGB(A)] is one frame; else a grey video [t, h, w]
+        frames = frames[None] if frames.shape[-1] in (3, 4) else frames[..., None]
     if frames.ndim != 4 or len(frames) == 0:
         raise UserError(f"{path} has no frames; a clip needs at least one.")
     if frames.shape[-1] == 4:  # RGBA (GIF): drop alpha

@@ -34,6 +34,16 @@ def test_grey_video_becomes_rgb(tmp_path):
     assert read_video(tmp_path / "grey.gif").shape == (3, 8, 8, 3)
 
 
+@pytest.mark.parametrize("shape", [(6, 10, 3), (6, 10, 4), (6, 10)])  # RGB, RGBA, grey
+def test_a_still_image_is_a_one_frame_clip(tmp_path, shape):
+    """Not a grey video of 6 frames 10 pixels by 3 (the image's rows read as frames)."""
+    image = np.random.default_rng(0).integers(0, 255, size=shape, dtype=np.uint8)
+    iio.imwrite(tmp_path / "still.png", image)
+    video = read_video(tmp_path / "still.png")
+    assert video.shape == (1, 6, 10, 3)
+    np.testing.assert_array_equal(video[0], image[..., :3] if len(shape) == 3 else np.repeat(image[..., None], 3, -1))
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda p: p, "does not exist"),
     (lambda p: (p.write_text("not a video at all"), p)[1], "could not be read as a video"),
