@@ -38,6 +38,24 @@ def require_fraction(cfg, *names):
             raise UserError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(cfg, name)}).")
 
 
+def texts_or_stdin(texts, kind="text"):
+    """`texts` (command-line arguments), or else one per line of standard input (a Windows line end too). Bytes that
+    are not UTF-8 are one error naming the text: Python hands them over as lone surrogates (or fails reading the
+    line, under a UTF-8 locale), which TensorFlow cannot convert."""
+    try:
+        texts = texts or [line.rstrip("\r\n") for line in sys.stdin]
+    except UnicodeDecodeError as error:
+        raise UserError(f"standard input is not UTF-8 text (undecodable byte at position {error.start}); give "
+                        f"UTF-8 text, one {kind} per line.") from None
+    for number, text in enumerate(texts, start=1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(f"{kind} {number} is not UTF-8 text (it holds bytes that do not decode); give UTF-8 "
+                            "text.") from None
+    return texts
+
+
 def run_cli(main, argv=None):
     """Run `main(argv)` and turn a `UserError` into `error: <message>` on stderr and exit code 2."""
     from zoo.quiet import filtered_stderr

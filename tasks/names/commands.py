@@ -3,9 +3,8 @@
 accuracy for the classifier, nats per character for the generator, as the recipe's test figure is measured)."""
 
 import json
-import sys
 
-from tasks.common.cli import UserError
+from tasks.common.cli import UserError, texts_or_stdin
 from tasks.common.export import version_folder
 
 CLASSIFIER, GENERATOR = "classify_names", "names"
@@ -53,7 +52,7 @@ def classify(args):
 
     folder, _, loaded = load(args.model, tf)
     require_task(folder, loaded, CLASSIFIER, "classify")
-    names = args.names or [line.rstrip("\n") for line in sys.stdin]
+    names = texts_or_stdin(args.names, "name")
     signature = loaded.signatures["serving_default"]
     answers = answers_in_batches(lambda batch: signature(name=batch), names)
     for name, answer in zip(names, answers):

@@ -9,13 +9,21 @@
 import dataclasses
 import json
 import os
-import sys
 import typing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common import cli  # noqa: E402  (cli.ClassWeightFlags: the classifiers' shared flag)
-from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
+from tasks.common.cli import (  # noqa: E402
+    UserError,
+    dispatch,
+    flag,
+    recipe_parser,
+    require_fraction,
+    require_positive,
+    run_cli,
+    texts_or_stdin,
+)
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -392,7 +400,7 @@ def evaluate(args):
 def predict(args):
     from tasks.sentiment.serving import load_export, predict_texts
 
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    texts = texts_or_stdin(args.texts)
     signature = load_export(args.model)
     probabilities, labels = predict_texts(signature, texts)
     for text, probability, label in zip(texts, probabilities, labels):
