@@ -48,12 +48,16 @@ def texts_or_stdin(texts, kind="text"):
         raise UserError(f"standard input is not UTF-8 text (undecodable byte at position {error.start}); give "
                         f"UTF-8 text, one {kind} per line.") from None
     for number, text in enumerate(texts, start=1):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UserError(f"{kind} {number} is not UTF-8 text (it holds bytes that do not decode); give UTF-8 "
-                            "text.") from None
+        require_utf8(text, f"{kind} {number}")
     return texts
+
+
+def require_utf8(text, what):
+    """A UserError naming `what` when a command-line text holds bytes that were not UTF-8 (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{what} is not UTF-8 text (it holds bytes that do not decode); give UTF-8 text.") from None
 
 
 def run_cli(main, argv=None):

@@ -132,4 +132,6 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, generation_run):
     assert "--bptt must be positive" in run_error(["--bptt", "0"], capsys)
     export = generation_run[1]["export"]
     assert "must not be negative" in run_error(["sample", "--model", export, "--length", "-1"], capsys)
+    undecodable = b"\xffROMEO".decode("utf-8", "surrogateescape")  # as sys.argv holds bytes that are not UTF-8
+    assert "the prompt is not UTF-8 text" in run_error(["sample", "--model", export, undecodable], capsys)
     assert not (tmp_path / "exports").exists()
