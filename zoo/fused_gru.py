@@ -23,8 +23,12 @@ states, returned states, `go_backwards`, Bidirectional, and Keras's input dropou
 row and feature for every step). The cell must be Keras's default GRU: `reset_after=True` (the cuDNN formulation),
 tanh and sigmoid. A layer with recurrent dropout trains on Keras's loop, the only one that has it.
 
-TensorFlow backend only. `fuse_grus(model)` is a copy of a model sharing its weights: train it, and save the
-original. On a GPU Keras's layer takes cuDNN, which is faster: fuse on CPU only.
+Inference (`training=False`) runs the forward loop alone, keeping nothing for a backward pass: 1.35x faster than
+Keras's loop for a BiGRU(64) over 205 steps at batch 1 (4.4 against 5.9 ms, a scratch timing), and a SavedModel can
+hold it, where the training loop's custom gradient, whose function captures the loop's tensors, cannot be saved.
+
+TensorFlow backend only. `fuse_grus(model)` is a copy of a model sharing its weights: train it or serve it, and save
+the original. On a GPU Keras's layer takes cuDNN, which is faster: fuse on CPU only.
 """
 
 import keras
@@ -105,7 +109,8 @@ def _run(layer, inputs, mask, initial_state, training, chains):
     bias = tf.cast(cell.bias, dtype) if cell.use_bias else tf.zeros([2, 3 * cell.units], dtype)
     kernel, recurrent_kernel = tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype)
     sizes = [batch // chains] * (chains - 1) + [batch - (chains - 1) * (batch // chains)]
-    parts = [_chain(x, m, h, kernel, recurrent_kernel, bias, cell.units)
+    states_of = _gru_states if training else _gru_states_forward
+    parts = [_chain(x, m, h, kernel, recurrent_kernel, bias, cell.units, states_of)
              for x, m, h in zip(tf.split(inputs, sizes), tf.split(mask, sizes), tf.split(state, sizes))]
     states = tf.transpose(tf.concat(parts, 1), [1, 0, 2])  # [batch, time, units]
     # Keras's loop starts its previous output at zeros: before a row's first real step its outputs are zero
@@ -115,24 +120,25 @@ def _run(layer, inputs, mask, initial_state, training, chains):
     return (outputs if layer.return_sequences else outputs[:, -1]), final_state
 
 
-def _chain(inputs, mask, state, kernel, recurrent_kernel, bias, units):
-    """The states [time, rows, units] of one part of the batch: its inputs projected for every step in one product."""
+def _chain(inputs, mask, state, kernel, recurrent_kernel, bias, units, states_of):
+    """The states [time, rows, units] of one part of the batch: its inputs projected for every step in one product,
+    then `states_of` (the loop with its written-out gradient, or the forward loop alone)."""
     steps, features = tf.shape(inputs)[1], tf.shape(inputs)[2]
     time_major = tf.reshape(tf.transpose(inputs, [1, 0, 2]), [-1, features])
     projected = tf.reshape(tf.matmul(time_major, kernel) + bias[0], [steps, -1, 3 * units])
-    return _gru_states(projected, tf.transpose(mask), state, recurrent_kernel, bias[1])
+    return states_of(projected, tf.transpose(mask), state, recurrent_kernel, bias[1])
 
 
-@tf.custom_gradient
-def _gru_states(projected, mask, state, recurrent_kernel, recurrent_bias):
-    """A GRU's states [time, rows, units] (reset after the recurrent product, gates z, r, h) from the projected
-    inputs [time, rows, 3 units] (input bias included), mask [time, rows] and initial state [rows, units]; a
-    masked step keeps the previous state. The gradient is written out: one product per step each way."""
+def _loop(projected, mask, state, recurrent_kernel, recurrent_bias, keep_gates):
+    """(states [time, rows, units], each step's [z, r, candidate, recurrent part] [time, rows, 4 units] when
+    `keep_gates`, else None): the forward loop of a GRU (reset after the recurrent product, gates z, r, h) from the
+    projected inputs [time, rows, 3 units] (input bias included), mask [time, rows] and initial state [rows, units];
+    a masked step keeps the previous state."""
     units = recurrent_kernel.shape[0]
     steps = tf.shape(projected)[0]
     element = tf.TensorShape([None, units])
 
-    def step(t, h, states, gates):
+    def step(t, h, states, *gates):
         from_state = tf.matmul(h, recurrent_kernel) + recurrent_bias
         x_zr, x_h = tf.split(projected[t], [2 * units, units], 1)
         h_zr, h_h = tf.split(from_state, [2 * units, units], 1)
@@ -141,19 +147,37 @@ def _gru_states(projected, mask, state, recurrent_kernel, recurrent_bias):
         candidate = tf.tanh(x_h + r * h_h)
         new = tf.where(mask[t][:, None], candidate + z * (h - candidate), h)
         # what the gradient needs of this step, kept rather than computed again: z, r, candidate, the state's part
-        return t + 1, new, states.write(t, new), gates.write(t, tf.concat([zr, candidate, h_h], 1))
+        kept = [gates[0].write(t, tf.concat([zr, candidate, h_h], 1))] if keep_gates else []
+        return t + 1, new, states.write(t, new), *kept
 
     arrays = [tf.TensorArray(projected.dtype, size=steps, element_shape=shape)
-              for shape in (element, tf.TensorShape([None, 4 * units]))]
-    _, _, states, gates = tf.while_loop(lambda t, *_: t < steps, step, (0, state, *arrays))
-    states = states.stack()
+              for shape in (element, tf.TensorShape([None, 4 * units]))[:2 if keep_gates else 1]]
+    _, _, states, *gates = tf.while_loop(lambda t, *_: t < steps, step, (0, state, *arrays))
+    return states.stack(), gates[0].stack() if keep_gates else None
+
+
+def _gru_states_forward(projected, mask, state, recurrent_kernel, recurrent_bias):
+    """`_gru_states` without its gradient: what inference runs. Nothing is kept for a backward pass, and a
+    SavedModel can hold it (a custom gradient whose function captures the loop's tensors cannot be saved). A
+    gradient through it, should one be taken, is TensorFlow's own for the loop."""
+    return _loop(projected, mask, state, recurrent_kernel, recurrent_bias, keep_gates=False)[0]
+
+
+@tf.custom_gradient
+def _gru_states(projected, mask, state, recurrent_kernel, recurrent_bias):
+    """A GRU's states [time, rows, units] (see `_loop`), for training: the gradient is written out, one product per
+    step each way."""
+    units = recurrent_kernel.shape[0]
+    steps = tf.shape(projected)[0]
+    element = tf.TensorShape([None, units])
+    states, gates = _loop(projected, mask, state, recurrent_kernel, recurrent_bias, keep_gates=True)
 
     def gradient(states_grad):
         # Each step's gate terms, for all steps at once: with dh the gradient reaching a step's new state, the
         # projected inputs get tile(dh) * to_inputs, the recurrent product tile(dh) * to_recurrent, and the
         # previous state dh * keep plus the recurrent product's gradient through the kernel.
         previous = tf.concat([state[None], states[:-1]], 0)
-        z, r, candidate, h_h = tf.split(gates.stack(), 4, 2)
+        z, r, candidate, h_h = tf.split(gates, 4, 2)
         real = tf.cast(mask, projected.dtype)[..., None]
         to_z = (previous - candidate) * z * (1 - z) * real
         to_candidate = (1 - z) * (1 - candidate * candidate) * real

@@ -38,12 +38,13 @@ def as_list(outputs):
     dict(return_state=True, use_bias=False),
 ], ids=["last", "sequences", "zero-outputs", "backwards-states", "backwards-no-bias", "states"])
 @pytest.mark.parametrize("initial", [False, True], ids=["zero-state", "initial-state"])
-def test_a_gru_layer_gives_keras_outputs_and_states(mask, options, initial):
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])  # the forward loop alone, or kept
+def test_a_gru_layer_gives_keras_outputs_and_states(mask, options, initial, training):
     inputs = tf.random.stateless_normal([7, 9, 4], seed=[1, 2])
     layer = moved_weights(keras.layers.GRU(5, **options), inputs, seed=1)
     state = [tf.random.stateless_normal([7, 5], seed=[3, 4])] if initial else None
     expected = as_list(layer(inputs, mask=MASKS[mask], initial_state=state))
-    got = as_list(FusedGRU(layer)(inputs, mask=MASKS[mask], initial_state=state))
+    got = as_list(FusedGRU(layer)(inputs, mask=MASKS[mask], initial_state=state, training=training))
     assert len(got) == len(expected)
     for want, have in zip(expected, got, strict=True):
         np.testing.assert_allclose(have, want, atol=1e-6)
@@ -68,7 +69,8 @@ def test_a_bidirectional_gru_gives_keras_outputs_and_both_states(merge_mode):
     keras.layers.GRU(5, return_sequences=True, use_bias=False, return_state=True),
 ], ids=["bidirectional", "backwards", "sequences", "no-bias"])
 @pytest.mark.parametrize("mask", ["right-padded", "gaps"])
-def test_gradients_are_keras_gradients(layer, mask):
+@pytest.mark.parametrize("training", [True, False], ids=["written-out", "inference"])  # inference: TF's own autodiff
+def test_gradients_are_keras_gradients(layer, mask, training):
     inputs = tf.random.stateless_normal([7, 9, 4], seed=[8, 9])
     moved_weights(layer, inputs, seed=3)
     count = 2 if isinstance(layer, keras.layers.Bidirectional) else 1
@@ -83,7 +85,9 @@ def test_gradients_are_keras_gradients(layer, mask):
                        for o in outputs)
         return tape.gradient(loss, [inputs, *states, *layer.trainable_variables])
 
-    for expected, got in zip(gradients(layer), gradients(FusedGRU(layer)), strict=True):
+    fused = FusedGRU(layer)
+    for expected, got in zip(gradients(layer), gradients(lambda *a, **k: fused(*a, **k, training=training)),
+                             strict=True):
         np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-5)
 
 
@@ -178,3 +182,21 @@ def test_a_fused_copy_describes_itself_and_rebuilds_from_its_config():
     inputs, _ = seq2seq_batch(3, seed=3)
     np.testing.assert_allclose(rebuilt(inputs), model(inputs), atol=1e-5)
     assert fused.to_json()  # what Keras's TensorBoard callback writes
+
+
+def test_the_fused_copy_serves_from_a_saved_model(tmp_path):
+    """Inference runs the forward loop alone, which a SavedModel can hold (the training loop's custom gradient
+    captures the loop's tensors and cannot be saved); the reloaded function answers what Keras's layers answer."""
+    tokens = keras.Input((None,), dtype="int32")
+    embedded = keras.layers.Embedding(20, 6, mask_zero=True)(tokens)
+    states = keras.layers.Bidirectional(keras.layers.GRU(5, return_sequences=True))(embedded)
+    model = keras.Model(tokens, keras.layers.GRU(4)(states))
+    fused = zoo.fuse_grus(model)
+    module = tf.Module()
+    module.model = fused  # tracks the weights
+    module.serve = tf.function(lambda ids: fused(ids, training=False),
+                               input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    tf.saved_model.save(module, str(tmp_path / "export"))
+    ids = tf.constant([[3, 4, 5, 0, 0], [7, 1, 2, 9, 11], [5, 0, 0, 0, 0]])
+    loaded = tf.saved_model.load(str(tmp_path / "export"))  # kept: its function reads the variables it holds
+    np.testing.assert_allclose(loaded.serve(ids), model(ids), atol=1e-6)
