@@ -12,7 +12,7 @@ import_tensorflow()  # before Keras loads it, without TensorFlow's start-up line
 from zoo.adversarial import AdversarialTraining  # noqa: E402
 from zoo.ensemble import ensemble  # noqa: E402
 from zoo.fused import fuse_lstms, fuses_every_layer, runs_fused_kernel  # noqa: E402
-from zoo.fused_gru import fuse_grus  # noqa: E402
+from zoo.fused_gru import fuse_grus, fuse_recurrent, fuses_every_recurrent_layer  # noqa: E402
 from zoo.language_model import SampledSoftmaxTraining  # noqa: E402
 from zoo.model import ZooModel  # noqa: E402
 from zoo.optimizers import FusedAdam  # noqa: E402
@@ -20,8 +20,8 @@ from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
 from zoo.transfer import transfer_encoder  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "SampledSoftmaxTraining",
-           "ZooModel", "fuse_lstms", "fuse_grus", "fuses_every_layer", "runs_fused_kernel", "FusedAdam",
-           "ensemble", "AdversarialTraining"]
+           "ZooModel", "fuse_lstms", "fuse_grus", "fuse_recurrent", "fuses_every_layer", "fuses_every_recurrent_layer",
+           "runs_fused_kernel", "FusedAdam", "ensemble", "AdversarialTraining"]
 
 
 def list_models():

@@ -177,14 +177,15 @@ def _is_functional(model):
     return isinstance(model, Functional)
 
 
-def fuses_every_layer(model):
+def fuses_every_layer(model, can=can_fuse):
     """Whether every recurrent layer of `model` (nested models included) runs on the fused kernel in
-    `fuse_lstms(model)`: then nothing of it needs Keras's loop or XLA to be fast."""
+    `fuse_lstms(model)`: then nothing of it needs Keras's loop or XLA to be fast. `can` says which layers a fast
+    path runs (`zoo.fuses_every_recurrent_layer` counts GRUs too)."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            if not fuses_every_layer(layer):
+            if not fuses_every_layer(layer, can):
                 return False
-        elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) and not can_fuse(layer):
+        elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) and not can(layer):
             return False
     return True
 

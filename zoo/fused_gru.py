@@ -34,7 +34,7 @@ the original. On a GPU Keras's layer takes cuDNN, which is faster: fuse on CPU o
 import keras
 import tensorflow as tf
 
-from zoo.fused import MERGES, FusedWrapper, rewrite_layers
+from zoo.fused import MERGES, FusedWrapper, can_fuse, fuse_lstms, fuses_every_layer, rewrite_layers
 
 LOOPS = 2  # independent loops per layer: a Bidirectional's two directions, or a lone GRU's two batch halves
 
@@ -45,6 +45,18 @@ def fuse_grus(model):
     `can_fuse_gru`) stay as they are. Nested functional models are rewritten too."""
     return rewrite_layers(model, can_fuse_gru, lambda layer: FusedGRU(layer, name=f"{layer.name}_fused"),
                           "fuse_grus")
+
+
+def fuse_recurrent(model):
+    """`fuse_grus(fuse_lstms(model))`: a copy of `model` sharing its weights, every LSTM it can run exactly on
+    TensorFlow's fused kernel and every GRU on this module's loop; other layers stay as they are."""
+    return fuse_grus(fuse_lstms(model))
+
+
+def fuses_every_recurrent_layer(model):
+    """Whether `fuse_recurrent(model)` runs every recurrent layer of `model` (nested models included) on a fast
+    path, the fused LSTM kernel or this module's GRU loop."""
+    return fuses_every_layer(model, lambda layer: can_fuse(layer) or can_fuse_gru(layer))
 
 
 def can_fuse_gru(layer):

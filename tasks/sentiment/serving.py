@@ -49,11 +49,12 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     whole text, are blended with the network's.
 
     How the network runs in the SavedModel (`fast_path`):
-    - "fused": LSTM layers on TensorFlow's fused sequence kernel (`zoo.fuse_lstms`), on the request's own
-      shape, a large request's rows grouped by length (`predict_by_length`);
+    - "fused": LSTM layers on TensorFlow's fused sequence kernel and GRU layers on the zoo's GRU loop
+      (`zoo.fuse_recurrent`), on the request's own shape; an LSTM network's large request in groups of rows of
+      similar length (`predict_by_length`), which slowed GRU loops instead (bench/README.md);
     - "xla": reviews padded to the training buckets' lengths (`bucket_step`) and batches to powers of two, so the
       XLA-compiled network sees a fixed set of shapes, each compiled by a warm-up record at load;
-    - "auto" (the default): "fused" when every recurrent layer is an LSTM it can run, else "plain";
+    - "auto" (the default): "fused" when it runs every recurrent layer (LSTMs and GRUs), else "plain";
     - "plain": the network as plain TensorFlow (Keras's loop) on the request's own shape.
     "auto" never compiles: TF Serving disables XLA unless started with `--xla_cpu_compilation_enabled=true`, and an
     export that needs it would not load in a stock server.
@@ -61,7 +62,7 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     if fast_path not in FAST_PATHS:
         raise ValueError(f"fast_path={fast_path!r}; choose one of {', '.join(FAST_PATHS)}.")
     if fast_path == "auto":
-        fast_path = "fused" if zoo.fuses_every_layer(model) else "plain"
+        fast_path = "fused" if zoo.fuses_every_recurrent_layer(model) else "plain"
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(vectorizer)
@@ -69,9 +70,10 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
         archive.track(part)
     labels = tf.constant(LABEL_NAMES)
     lengths = length_buckets(max_length, bucket_step)
-    runs = zoo.fuse_lstms(model) if fast_path == "fused" else model
+    runs = zoo.fuse_recurrent(model) if fast_path == "fused" else model
     network = tf.function(lambda ids: runs(ids, training=False)[:, 0], jit_compile=fast_path == "xla")  # logits
-    predict = {"fused": lambda ids: predict_by_length(network, ids),
+    grouped = zoo.fuses_every_layer(model)  # every recurrent layer one fused kernel op per direction
+    predict = {"fused": (lambda ids: predict_by_length(network, ids)) if grouped else network,
                "xla": lambda ids: predict_in_buckets(network, ids, lengths), "plain": network}[fast_path]
 
     def serve(text):

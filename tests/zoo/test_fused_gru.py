@@ -200,3 +200,18 @@ def test_the_fused_copy_serves_from_a_saved_model(tmp_path):
     ids = tf.constant([[3, 4, 5, 0, 0], [7, 1, 2, 9, 11], [5, 0, 0, 0, 0]])
     loaded = tf.saved_model.load(str(tmp_path / "export"))  # kept: its function reads the variables it holds
     np.testing.assert_allclose(loaded.serve(ids), model(ids), atol=1e-6)
+
+
+def test_fuse_recurrent_runs_lstms_and_grus_on_their_fast_paths():
+    tokens = keras.Input((None,), dtype="int32")
+    embedded = keras.layers.Embedding(20, 6, mask_zero=True)(tokens)
+    states = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True))(embedded)
+    model = keras.Model(tokens, keras.layers.GRU(4)(states))
+    assert zoo.fuses_every_recurrent_layer(model) and not zoo.fuses_every_layer(model)
+    fused = zoo.fuse_recurrent(model)
+    assert {type(layer).__name__ for layer in fused.layers} >= {"FusedLSTM", "FusedGRU"}
+    ids = tf.constant([[3, 4, 5, 0, 0], [7, 1, 2, 9, 11]])
+    np.testing.assert_allclose(fused(ids), model(ids), atol=1e-5)
+    simple = zoo.build("many_to_one", input="tokens", vocab_size=20, num_outputs=1, cell="simple_rnn", units=3,
+                       embedding_dim=2)
+    assert not zoo.fuses_every_recurrent_layer(simple)
