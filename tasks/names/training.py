@@ -38,10 +38,11 @@ def train_classifier(cfg, run):
     plot_confusion(test_metrics["confusion_matrix"], languages, run.figure("confusion_matrix.png"),
                    f"test names{run.marker}")
     classifier = name_classifier(model, chars)
+    serves = zoo.fuse_recurrent(classifier)  # GRUs on the zoo's loop: 0.83 against 0.93 ms a name (bench/README.md)
     words = tf.constant(languages)
 
     def classify(name):
-        probabilities = classifier(name, training=False)
+        probabilities = serves(name, training=False)
         return {"probabilities": probabilities, "language": tf.gather(words, tf.argmax(probabilities, axis=-1))}
 
     return run.finish(
