@@ -12,7 +12,6 @@ records run) and answers the same real IMDB reviews through its signature with r
 process; the last column checks that every export computes the same.
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -25,29 +24,15 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
-from bench.sentiment_serving import DATA, export_contender, measure, mid_sized  # noqa: E402
-from tasks.common.tables import read_labelled_texts  # noqa: E402
+from bench.sentiment_serving import export_contender, measure, mid_sized, review_arguments, reviews_and_vectorizer  # noqa: E402, E501
 from tasks.sentiment.__main__ import Config  # noqa: E402
-from tasks.sentiment.data import make_vectorizer  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(DATA), help="a TSV with a text column (default: shared IMDB)")
-    parser.add_argument("--reviews", type=int, default=320, help="reviews each contender answers")
-    parser.add_argument("--samples", type=int, default=5000, help="reviews the vocabulary is built from")
+    parser = review_arguments(__doc__)
     parser.add_argument("--units", type=int, default=Config.units, help="GRU units per direction")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--batches", default="4,8,16", help="mid-sized request sizes for the second table")
     args = parser.parse_args()
-    batches = [int(size) for size in args.batches.split(",") if size]
-    if not Path(args.data).exists():
-        raise SystemExit(f"{args.data} not found: pass --data with a TSV of reviews (e.g. the shared IMDB train.tsv).")
-    texts, _ = read_labelled_texts(args.data)
-    vectorizer = make_vectorizer(Config().vocab_size)
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts[:args.samples]).batch(1024))
-    vectorizer(tf.constant(["built"]))  # an export tracks built layers only
-    reviews = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[:args.reviews]]
+    _, _, reviews, vectorizer, batches = reviews_and_vectorizer(args)
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
                       cell="gru", bidirectional=Config.bidirectional, units=args.units,
                       num_layers=Config.num_layers, embedding_dim=Config.embedding_dim, pooling=Config.pooling)
@@ -64,12 +49,12 @@ def main():
             rows.append((name, load_seconds, p50, p99, rate, answers, mid_sized(predict, reviews, batches)))
             print(f"  {name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rate:.0f} reviews/s", flush=True)
     base = rows[0]
-    print(f"\n| export | load s | batch 1 p50 ms | p99 ms | batch {args.batch} reviews/s | p50 vs Keras's loop | "
+    print(f"\n| export | load s | batch 1 p50 ms | p99 ms | batch {args.batch} reviews/s | speed-up at batch 1 | "
           "throughput vs Keras's loop | " + " | ".join(f"batch {size} p50 ms" for size in batches)
           + " | max difference |")
     print("|---|" + "---:|" * (7 + len(batches)))
     for name, load_seconds, p50, p99, rate, answers, medians in rows:
-        print(f"| {name} | {load_seconds:.1f} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {base[2] / p50:.2f}x faster | "
+        print(f"| {name} | {load_seconds:.1f} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {base[2] / p50:.2f}x | "
               f"{rate / base[4]:.2f}x | " + " | ".join(f"{ms:.2f}" for ms in medians)
               + f" | {np.max(np.abs(answers - base[5])):.1e} |")
 

@@ -138,15 +138,20 @@ def measure(predict, reviews, batch):
     return 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 99), rate
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def review_arguments(description):
+    """The arguments of the serving benches: the reviews, the vocabulary's sample and the request sizes."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DATA), help="a TSV with a text column (default: shared IMDB)")
     parser.add_argument("--reviews", type=int, default=320, help="reviews each contender answers")
     parser.add_argument("--samples", type=int, default=5000, help="reviews the vocabulary is built from")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--batches", default="4,8,16", help="mid-sized request sizes for the second table")
-    args = parser.parse_args()
-    batches = [int(size) for size in args.batches.split(",") if size]
+    return parser
+
+
+def reviews_and_vectorizer(args):
+    """(every text, their labels, the reviews each contender answers, the recipe's vectorizer adapted to the
+    first `--samples` texts, the mid-sized request sizes)."""
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: pass --data with a TSV of reviews (e.g. the shared IMDB train.tsv).")
     texts, labels = read_labelled_texts(args.data)
@@ -155,6 +160,12 @@ def main():
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts[:args.samples]).batch(1024))
     vectorizer(tf.constant(["built"]))  # an export tracks built layers only
     reviews = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[:args.reviews]]
+    return texts, labels, reviews, vectorizer, [int(size) for size in args.batches.split(",") if size]
+
+
+def main():
+    args = review_arguments(__doc__).parse_args()
+    texts, labels, reviews, vectorizer, batches = reviews_and_vectorizer(args)
     tokenizer = PythonTokenizer(vectorizer.get_vocabulary(), Config.max_length)
     model = zoo.build("many_to_one", input="tokens", vocab_size=vectorizer.vocabulary_size(), num_outputs=1,
                       cell=Config.cell, bidirectional=Config.bidirectional, units=Config.units,

@@ -15,16 +15,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (  # noqa: E402
-    UserError,
-    dispatch,
-    flag,
-    recipe_parser,
-    require_fraction,
-    require_positive,
-    require_utf8,
-    run_cli,
-)
+from tasks.common import cli  # noqa: E402
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -160,7 +152,7 @@ def sample(args):
     path = version_folder(args.model, "generation")
     if args.length < 0 or args.temperature < 0:
         raise UserError("--length and --temperature must not be negative.")
-    require_utf8(args.prompt, "the prompt")
+    cli.require_utf8(args.prompt, "the prompt")
     generate = tf.saved_model.load(str(path)).signatures["serving_default"]
     out = generate(prompt=tf.constant([args.prompt]), length=tf.constant([args.length]),
                    temperature=tf.constant([args.temperature]))

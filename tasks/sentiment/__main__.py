@@ -14,16 +14,7 @@ import typing
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common import cli  # noqa: E402  (cli.ClassWeightFlags: the classifiers' shared flag)
-from tasks.common.cli import (  # noqa: E402
-    UserError,
-    dispatch,
-    flag,
-    recipe_parser,
-    require_fraction,
-    require_positive,
-    run_cli,
-    texts_or_stdin,
-)
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -400,7 +391,7 @@ def evaluate(args):
 def predict(args):
     from tasks.sentiment.serving import load_export, predict_texts
 
-    texts = texts_or_stdin(args.texts)
+    texts = cli.texts_or_stdin(args.texts)
     signature = load_export(args.model)
     probabilities, labels = predict_texts(signature, texts)
     for text, probability, label in zip(texts, probabilities, labels):

@@ -13,16 +13,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tasks.common.cli import (  # noqa: E402
-    UserError,
-    dispatch,
-    flag,
-    recipe_parser,
-    require_fraction,
-    require_positive,
-    run_cli,
-    texts_or_stdin,
-)
+from tasks.common import cli  # noqa: E402
+from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
 from tasks.common.distribute import DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
@@ -199,7 +191,7 @@ def evaluate(args):
 def translate(args):
     from tasks.translation.serving import load_export, translate_texts
 
-    texts = texts_or_stdin(args.texts)
+    texts = cli.texts_or_stdin(args.texts)
     translations = translate_texts(load_export(args.model, "beam_search" if args.beam else "serving_default"), texts)
     for translation in translations:
         print(translation)
