@@ -243,7 +243,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
     (["--cell", "transformer"], "invalid choice: 'transformer'"),
     (["--units", "0"], "--units must be positive"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
-    (["--tail-fraction", "1"], "--tail-fraction must be in [0, 1)"),
+    (["--tail-fraction", "1.5"], "--tail-fraction must be in [0, 1] (got 1.5): 0 keeps a long review's first"),
     (["--ensemble", "2", "--fine-tuning", "ulmfit"], "--fine-tuning ulmfit unfreezes one network's layers"),
     (["--adversarial", "-1"], "--adversarial must not be negative (0: no adversarial training)"),
     (["predict"], "the following arguments are required: --model"),
