@@ -10,11 +10,17 @@ with `--xla_cpu_compilation_enabled=true`). Each is loaded as TF Serving loads i
 records run) and answers the same real IMDB reviews through its signature with raw strings: one at a time (p50/p99),
 64 at a time (reviews/s) and the mid-sized requests of `--batches`. Ratios are against Keras's loop, run in the same
 process; the last column checks that every export computes the same.
+
+A second table times the other recipes' default networks that serve on the zoo's loops, each as a `tf.function` of
+the Keras model and of its `zoo.fuse_recurrent` copy (what their exports call): video_frames (per-frame CNN 16,32 on
+32 x 32 frames, BiGRU(64), a label per frame) on one 20-frame clip and on 16 clips of 12 frames padded to 20, and the
+names classifier (BiGRU(128) over the characters of real names, strings in) on one name and on 64.
 """
 
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,6 +32,8 @@ import tensorflow as tf  # noqa: E402
 import zoo  # noqa: E402
 from bench.sentiment_serving import export_contender, measure, mid_sized, review_arguments, reviews_and_vectorizer  # noqa: E402, E501
 from tasks.sentiment.__main__ import Config  # noqa: E402
+
+NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names" / "names.tsv"
 
 
 def main():
@@ -57,6 +65,50 @@ def main():
         print(f"| {name} | {load_seconds:.1f} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {base[2] / p50:.2f}x | "
               f"{rate / base[4]:.2f}x | " + " | ".join(f"{ms:.2f}" for ms in medians)
               + f" | {np.max(np.abs(answers - base[5])):.1e} |")
+    other_networks()
+
+
+def timed(function, inputs, calls):
+    """p50 ms of `function(inputs)` over `calls` calls, after warming it up."""
+    for _ in range(10):
+        function(inputs)
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        function(inputs)
+        times.append(time.perf_counter() - started)
+    return 1000 * np.median(times)
+
+
+def other_networks(calls=200):
+    """The video and names networks, Keras's layers against `zoo.fuse_recurrent`'s copy, as their exports run them."""
+    from tasks.names.training import name_classifier
+
+    video = zoo.build("many_to_many", input="frames", frame_shape=(32, 32, 3), num_outputs=4, cell="gru", units=64,
+                      bidirectional=True, frame_filters=[16, 32], frame_pooling="flatten")
+    clips = tf.random.stateless_uniform([16, 20, 32, 32, 3], seed=[0, 1])
+    padded = tf.concat([clips[:, :12], tf.zeros([16, 8, 32, 32, 3])], 1)  # all-zero frames: padding
+    names = [line.split("\t")[0] for line in NAMES.read_text(encoding="utf-8").splitlines()[1:]]
+    names = [names[i] for i in np.random.default_rng(0).permutation(len(names))[:64]]
+    chars = sorted({c for name in names for c in name})
+    network = zoo.build("many_to_one", input="tokens", vocab_size=len(chars) + 4, cell="gru", units=128,
+                        bidirectional=True, embedding_dim=32, num_outputs=18)
+    frames, strings = tf.TensorSpec([None, None, 32, 32, 3], tf.float32), tf.TensorSpec([None], tf.string)
+    classifier = name_classifier(network, chars)
+    cases = [("video_frames, one 20-frame clip", video, clips[:1], frames),
+             ("video_frames, 16 clips (12 frames + 8 padding)", video, padded, frames),
+             ("names classifier, one name", classifier, tf.constant(names[:1]), strings),
+             ("names classifier, 64 names", classifier, tf.constant(names), strings)]
+    print("\n| network, request | Keras's layers p50 ms | zoo.fuse_recurrent p50 ms | speed-up | max difference |")
+    print("|---|---:|---:|---:|---:|")
+    for name, model, inputs, spec in cases:
+        plain = tf.function(lambda x, m=model: m(x, training=False), input_signature=[spec])
+        fused_model = zoo.fuse_recurrent(model)
+        fused = tf.function(lambda x, m=fused_model: m(x, training=False), input_signature=[spec])
+        keras_ms, fused_ms = timed(plain, inputs, calls), timed(fused, inputs, calls)
+        difference = float(tf.reduce_max(tf.abs(plain(inputs) - fused(inputs))))
+        print(f"| {name} | {keras_ms:.2f} | {fused_ms:.2f} | {keras_ms / fused_ms:.2f}x | {difference:.1e} |",
+              flush=True)
 
 
 if __name__ == "__main__":
