@@ -46,8 +46,8 @@ def test_every_fast_path_answers_what_the_network_answers(tmp_path, vectorizer, 
     fused = fast_path in ("auto", "fused")
     graph = (export / "saved_model.pb").read_bytes()
     assert (b"BlockLSTMV2" in graph) == (fused and cell == "lstm")
-    # the zoo's GRU loop (a layer named <gru>_fused) serves the GRU network on its forward loop alone
-    assert (b"_fused" in graph and cell == "gru") == (fused and cell == "gru")
+    if cell == "gru":  # the zoo's GRU loop (a layer named <gru>_fused) serves it on its forward loop alone
+        assert (b"_fused" in graph) == fused
     # the XLA path's records compile its shapes; the others get the recipe's warm-up (`Run.finish`), not this one's
     warmup = export / "assets.extra" / WARMUP_FILE
     assert (len(list(tf.data.TFRecordDataset(str(warmup)))) if warmup.exists() else 0) == warmup_records
