@@ -23,7 +23,7 @@ def write_export(directory, model, *, classes, frame_size, channels, extras):
     archive = keras.export.ExportArchive()
     archive.track(model)
     names = tf.constant(classes)
-    # GRUs on the zoo's loop, LSTMs on the fused kernel: a 20-frame clip 3.1-3.4 against 8.9-9.2 ms (bench/README.md)
+    # GRUs on the zoo's loop, LSTMs on the fused kernel: a 20-frame clip 2.4x faster (bench/gru_serving.py)
     serves = zoo.fuse_recurrent(model)
 
     def classify(frames):
