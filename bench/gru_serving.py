@@ -11,8 +11,9 @@ records run) and answers the same real IMDB reviews through its signature with r
 64 at a time (reviews/s) and the mid-sized requests of `--batches`. Ratios are against Keras's loop, run in the same
 process; the last column checks that every export computes the same.
 
-A second table times the other recipes' default networks that serve on the zoo's loops, each as a `tf.function` of
-the Keras model and of its `zoo.fuse_recurrent` copy (what their exports call): video_frames (per-frame CNN 16,32 on
+A second table times the other recipes' default networks that serve on the zoo's fast paths, each as a `tf.function`
+of the Keras model and of its `zoo.fuse_recurrent` copy (what their exports call): forecasting (LSTM(32) over
+30-step windows of 2 features, on the fused LSTM kernel) on one window and on 64, video_frames (per-frame CNN 16,32 on
 32 x 32 frames, BiGRU(64), a label per frame) on one 20-frame clip and on 16 clips of 12 frames padded to 20, and the
 names classifier (BiGRU(128) over the characters of real names, strings in) on one name and on 64.
 """
@@ -95,7 +96,12 @@ def other_networks(calls=200):
                         bidirectional=True, embedding_dim=32, num_outputs=18)
     frames, strings = tf.TensorSpec([None, None, 32, 32, 3], tf.float32), tf.TensorSpec([None], tf.string)
     classifier = name_classifier(network, chars)
-    cases = [("video_frames, one 20-frame clip", video, clips[:1], frames),
+    forecaster = zoo.build("many_to_one", input="features", feature_dim=2, cell="lstm", units=32, num_outputs=1)
+    windows = tf.random.stateless_normal([64, 30, 2], seed=[2, 3])
+    cases = [("forecasting (LSTM(32), 30-step windows), one window", forecaster, windows[:1],
+              tf.TensorSpec([None, 30, 2], tf.float32)),
+             ("forecasting, 64 windows", forecaster, windows, tf.TensorSpec([None, 30, 2], tf.float32)),
+             ("video_frames, one 20-frame clip", video, clips[:1], frames),
              ("video_frames, 16 clips (12 frames + 8 padding)", video, padded, frames),
              ("names classifier, one name", classifier, tf.constant(names[:1]), strings),
              ("names classifier, 64 names", classifier, tf.constant(names), strings)]

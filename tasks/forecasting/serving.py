@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+import zoo
 from tasks.common.export import add_endpoint_traced_once, write_extras
 from tasks.forecasting.preparation import Preparation
 
@@ -123,7 +124,9 @@ def write_export(directory, model, preparation, *, lookback, targets, per_step, 
         archive.track(lookup)
     spec = {name: tf.TensorSpec([None, lookback], tf.string, name=name)
             for name in signature_names(preparation.raw).values()}
-    add_endpoint_traced_once(archive, "serving_default", lambda raw: end_to_end(raw, training=False), [spec])
+    # LSTMs on the fused kernel, GRUs on the zoo's loop: one 30-step window 2.1x faster (bench/gru_serving.py)
+    served = zoo.fuse_recurrent(end_to_end)
+    add_endpoint_traced_once(archive, "serving_default", lambda raw: served(raw, training=False), [spec])
     archive.write_out(str(directory), verbose=False)
     extra = Path(directory) / "assets.extra"
     extra.mkdir()
