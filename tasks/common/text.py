@@ -128,6 +128,14 @@ def refused_index(error):
     return int(found.group(1)) if found else None
 
 
+def ragged_in_chunks(tokenize, texts, chunk=4096):
+    """Ragged int32 ids [len(texts), None] from `tokenize` (strings [n] -> ragged ids [n, None]), called on `chunk`
+    texts at a time: much faster than one by one, without one call's memory for a whole corpus."""
+    parts = [tf.cast(tokenize(tf.constant(texts[start:start + chunk], tf.string)), tf.int32)
+             for start in range(0, len(texts), chunk)]
+    return tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
+
+
 def decoder_inputs(target, end_id):
     """Target ids [batch, time] shifted right, as a teacher-forced decoder reads them: the end id is a label, never
     an input. The zoo's decoders mask the steps whose input is 0 and the loss follows that mask, so a padded row's

@@ -1,5 +1,5 @@
-"""fit() plumbing shared by the recipes: seeding, callbacks (early stopping, resume, TensorBoard, timing), and
-length bucketing."""
+"""fit() plumbing shared by the recipes: seeding, callbacks (early stopping, resume, TensorBoard, timing), and the
+end of their tf.data pipelines (length bucketing: `tasks.common.buckets`)."""
 
 import dataclasses
 import json
@@ -175,50 +175,12 @@ def fit_verbosity():
     return 1 if sys.stdout.isatty() else 2
 
 
-def bucket_boundaries(max_length, step):
-    """Fixed bucket edges [step, 2*step, ..., max_length + 1): every batch has one of a few shapes, so XLA compiles
-    each shape once instead of once per batch."""
-    edges = list(range(step, max_length + 1, step))
-    if not edges or edges[-1] != max_length:
-        edges.append(max_length)
-    return [e + 1 for e in edges]  # bucket_by_sequence_length edges are exclusive
-
-
-def bucket_by_length(dataset, *, max_length, batch_size, step):
-    """Batch (ids, label[, weight]) examples of variable length into length buckets padded to their bucket's edge.
-
-    Short reviews are not padded to the longest one, and the lengths come from a fixed set. Batches hold about the
-    same number of tokens: a bucket of short sequences gets proportionally more of them (capped at 4x). Each bucket's
-    last, partial batch is kept, so every example trains every epoch (dropping them left about 13% of IMDB's reviews
-    out of every epoch at 400 tokens, and a small file with no batch at all); under XLA those few batch sizes compile
-    once each, as the same data gives the same remainders every epoch.
-    """
-    boundaries = bucket_boundaries(max_length, step)
-    sizes = [batch_size * min(4, max(1, max_length // edge)) for edge in [boundaries[0] - 1, *boundaries]]
-    return with_known_length(dataset.bucket_by_sequence_length(
-        element_length_func=lambda ids, *rest: tf.shape(ids)[0],  # rest: the label, and a weight if any
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=sizes,
-        pad_to_bucket_boundary=True,
-    ))
-
-
 def count_batches(dataset):
     """Batches in one pass of `dataset`: its cardinality when tf.data knows it, else counted by reading it."""
     known = int(dataset.cardinality())
     if known >= 0:
         return known
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
-
-
-def with_known_length(dataset):
-    """`dataset`, with its number of batches (counted once) declared to tf.data.
-
-    Keras learns an epoch's length from the dataset; when tf.data cannot tell it (length buckets), Keras finds the end
-    by running out of data and warns "Your input ran out of data" after every first pass. Counting costs one read of
-    the pipeline; the count holds every epoch, as each bucket gets the same examples in another order.
-    """
-    return dataset.apply(tf.data.experimental.assert_cardinality(count_batches(dataset)))
 
 
 # tf.data's parallelism for the recipes' per-batch maps: fixed, not tf.data.AUTOTUNE (see `finish_pipeline`).

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
+from tasks.common.buckets import bucket_boundaries, bucketed_batches, token_balanced_sizes
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in
 from tasks.common.splits import containing_sentence, held_out
 from tasks.common.tables import read_column, read_labelled_texts, read_text_file
-from tasks.common.text import at_least_one_step, head_and_tail
-from tasks.common.training import bucket_by_length, finish_pipeline
+from tasks.common.text import at_least_one_step, head_and_tail, ragged_in_chunks
+from tasks.common.training import finish_pipeline
 from tasks.sentiment.offline import NAME as OFFLINE_NAME
 from tasks.sentiment.offline import offline_reviews
 
@@ -270,9 +272,7 @@ def token_ids(vectorizer, texts, max_length, tail=0):
 def tokenize_all(vectorizer, texts, max_length, tail=0, chunk=4096):
     """Ragged int32 ids [len(texts), None] cut to `max_length` (`head_and_tail`), tokenized `chunk` texts per
     call."""
-    parts = [tf.cast(head_and_tail(vectorizer(tf.constant(texts[start:start + chunk], tf.string)), max_length, tail),
-                     tf.int32) for start in range(0, len(texts), chunk)]
-    return tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
+    return ragged_in_chunks(lambda batch: head_and_tail(vectorizer(batch), max_length, tail), texts, chunk)
 
 
 def make_dataset(pair, vectorizer, cfg, *, training, weights=None):
@@ -285,9 +285,8 @@ def make_dataset(pair, vectorizer, cfg, *, training, weights=None):
     texts, labels = pair
     ids = tokenize_all(vectorizer, texts, cfg.max_length, cfg.tail)
     columns = (ids, tf.constant(labels, tf.float32), *(() if weights is None else (tf.constant(weights),)))
-    dataset = tf.data.Dataset.from_tensor_slices(columns)
-    if training:
-        dataset = dataset.shuffle(len(texts), seed=cfg.seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda ids, *rest: (tf.pad(ids, [[0, tf.maximum(0, 1 - tf.shape(ids)[0])]]), *rest))
-    dataset = bucket_by_length(dataset, max_length=cfg.max_length, batch_size=cfg.batch_size, step=cfg.bucket_step)
+    boundaries = bucket_boundaries(cfg.max_length, cfg.bucket_step)
+    dataset = bucketed_batches(columns, np.maximum(ids.row_lengths().numpy(), 1),  # an empty review: one padding step
+                               boundaries, token_balanced_sizes(boundaries, cfg.batch_size, cfg.max_length),
+                               shuffle_seed=cfg.seed if training else None)
     return finish_pipeline(dataset, autotune=cfg.autotune)

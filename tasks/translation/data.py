@@ -6,15 +6,16 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import tensorflow as tf
+import numpy as np
 
 from tasks.common import downloads  # downloads.network_reachable: the tests' one patch point
+from tasks.common.buckets import bucketed_batches
 from tasks.common.cli import UserError
 from tasks.common.downloads import announce_stand_in, unreachable_error
 from tasks.common.splits import held_out
 from tasks.common.tables import read_rows, read_text_file
-from tasks.common.text import decoder_inputs
-from tasks.common.training import PARALLEL_CALLS, finish_pipeline, with_known_length
+from tasks.common.text import decoder_inputs, ragged_in_chunks
+from tasks.common.training import finish_pipeline
 from tasks.translation.offline import NAME as OFFLINE_NAME
 from tasks.translation.offline import offline_pairs
 from tasks.translation.subwords import END_ID, cut
@@ -164,23 +165,16 @@ def teacher_forcing(source, target):
 
 
 def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):
-    """Teacher-forcing batches, bucketed by length into a fixed set of padded shapes (one XLA compile each)."""
-    dataset = tf.data.Dataset.from_tensor_slices(([s for s, _ in pairs], [t for _, t in pairs]))
-    if training:
-        dataset = dataset.shuffle(len(pairs), seed=cfg.seed, reshuffle_each_iteration=True)
-    def tokenize(sources, targets):  # 1024 at a time: much faster than one by one
-        return (cut(source_subwords.tokenize(sources), cfg.max_length),
-                cut(target_subwords.tokenize(targets), cfg.max_length + 1))
-
-    def as_int32(source, target):  # also makes the unbatched ragged rows plain tensors, as bucketing needs
-        return tf.cast(source, tf.int32), tf.cast(target, tf.int32)
-
-    dataset = dataset.batch(1024).map(tokenize, num_parallel_calls=PARALLEL_CALLS).unbatch().map(as_int32)
+    """Teacher-forcing batches, bucketed by length into a fixed set of padded shapes (one XLA compile each); shuffled
+    when training. The pairs are tokenized once, here, not in every epoch."""
+    sources = ragged_in_chunks(lambda texts: cut(source_subwords.tokenize(texts), cfg.max_length),
+                               [source for source, _ in pairs], chunk=1024)
+    targets = ragged_in_chunks(lambda texts: cut(target_subwords.tokenize(texts), cfg.max_length + 1),
+                               [target for _, target in pairs], chunk=1024)
     # Every pair is padded (source and target alike) to its bucket's top length; the last edge is above the longest
-    # possible pair (a target of max_length + 1 ids), as pad_to_bucket_boundary requires.
-    edges = list(range(cfg.bucket_step + 1, cfg.max_length + 2, cfg.bucket_step)) + [cfg.max_length + 2]
-    edges = sorted(set(edges))
-    dataset = dataset.bucket_by_sequence_length(
-        lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]), edges, [cfg.batch_size] * (len(edges) + 1),
-        pad_to_bucket_boundary=True)  # remainders kept: every pair trains every epoch
-    return finish_pipeline(with_known_length(dataset.map(teacher_forcing)), autotune=cfg.autotune)
+    # possible pair (a target of max_length + 1 ids).
+    edges = sorted(set(range(cfg.bucket_step + 1, cfg.max_length + 2, cfg.bucket_step)) | {cfg.max_length + 2})
+    lengths = np.maximum(sources.row_lengths().numpy(), targets.row_lengths().numpy())
+    dataset = bucketed_batches((sources, targets), lengths, edges, [cfg.batch_size] * len(edges),
+                               shuffle_seed=cfg.seed if training else None)
+    return finish_pipeline(dataset.map(teacher_forcing), autotune=cfg.autotune)

@@ -7,26 +7,57 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tasks.common.training import ShapeSpecializedSteps, bucket_by_length, finish_pipeline, wants_shape_graphs
+from tasks.common.buckets import bucket_boundaries, bucketed_batches, token_balanced_sizes
+from tasks.common.training import ShapeSpecializedSteps, finish_pipeline, wants_shape_graphs
 
 
-def ragged_examples(lengths):
-    rows = [np.arange(1, n + 1, dtype=np.int32) for n in lengths]
-    return tf.data.Dataset.from_generator(
-        lambda: ((row, np.float32(i)) for i, row in enumerate(rows)),
-        output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)))
+def ragged_rows(lengths, first=1):
+    """Ragged int32 rows [first, first + 1, ...] of these lengths: nonzero, so a row's real length can be read back."""
+    return tf.ragged.constant([list(range(first, first + n)) for n in lengths], dtype=tf.int32, ragged_rank=1)
+
+
+def epoch(dataset):
+    return [tuple(t.numpy() for t in batch) for batch in dataset]
 
 
 @pytest.mark.parametrize("count", [1, 7, 50, 333])
-def test_every_example_is_batched_once_whatever_the_bucket_remainders(count):
-    lengths = np.random.default_rng(count).integers(1, 41, count)
-    batches = list(bucket_by_length(ragged_examples(lengths), max_length=40, batch_size=8, step=10))
-    seen = np.concatenate([labels.numpy() for _, labels in batches])
-    assert sorted(seen.astype(int).tolist()) == list(range(count))  # none dropped, none twice
-    for ids, labels in batches:
-        assert ids.shape[1] in (10, 20, 30, 40)  # padded to a bucket edge
-        real = (ids.numpy() != 0).sum(axis=1)
-        np.testing.assert_array_equal(real, lengths[labels.numpy().astype(int)])
+def test_every_example_is_batched_once_an_epoch_padded_to_its_bucket(count):
+    lengths = np.random.default_rng(count).integers(0, 41, count)
+    boundaries = bucket_boundaries(40, 10)
+    sizes = token_balanced_sizes(boundaries, 8, 40)
+    dataset = bucketed_batches((ragged_rows(lengths), tf.range(count)), np.maximum(lengths, 1), boundaries, sizes,
+                               shuffle_seed=0)
+    epochs = [epoch(dataset) for _ in range(2)]
+    for batches in epochs:
+        assert len(batches) == dataset.cardinality()  # known to Keras without a counting pass
+        seen = np.concatenate([index for _, index in batches])
+        assert sorted(seen.tolist()) == list(range(count))  # none dropped, none twice
+        for ids, index in batches:
+            assert ids.shape[1] in (10, 20, 30, 40)  # padded to a bucket edge ...
+            real = (ids != 0).sum(axis=1)
+            np.testing.assert_array_equal(real, lengths[index])
+            assert (np.maximum(real, 1) > ids.shape[1] - 10).all()  # ... its own bucket's
+            assert len(index) <= sizes[ids.shape[1] // 10 - 1]
+    orders = [np.concatenate([index for _, index in batches]).tolist() for batches in epochs]
+    assert count < 50 or orders[0] != orders[1]  # each epoch deals the examples anew
+
+
+def test_ragged_columns_are_padded_together_and_dense_ones_gathered():
+    """Translation's source and target: a pair's bucket is its longer side, both padded to the bucket's top."""
+    sources, targets = [3, 12, 5, 1], [9, 4, 2, 2]
+    labels = tf.constant([0.0, 1.0, 2.0, 3.0])
+    dataset = bucketed_batches((ragged_rows(sources), ragged_rows(targets, first=7), labels),
+                               np.maximum(sources, targets), [11, 21], [2, 2])
+    batches = epoch(dataset)
+    assert [(s.shape, t.shape) for s, t, _ in batches] == [((2, 10), (2, 10)), ((1, 10), (1, 10)), ((1, 20), (1, 20))]
+    assert [labels.tolist() for _, _, labels in batches] == [[0.0, 2.0], [3.0], [1.0]]  # no shuffle: in order
+    assert epoch(dataset)[0][1][0].tolist() == [7, 8, 9, 10, 11, 12, 13, 14, 15, 0]
+    with pytest.raises(ValueError, match="past the last bucket edge"):
+        bucketed_batches((ragged_rows([30]),), [30], [11, 21], [2, 2])
+
+
+def test_no_examples_give_no_batches():
+    assert epoch(bucketed_batches((ragged_rows([]), tf.zeros([0])), [], [11], [4], shuffle_seed=1)) == []
 
 
 @pytest.mark.parametrize("autotune", [False, True])
@@ -40,10 +71,8 @@ def bucketed_toy_data(count=90):
     """(ids, label) batches of three bucket lengths, each with a partial last batch, in a fixed order."""
     lengths = np.random.default_rng(1).integers(1, 31, count)
     labels = (lengths > 15).astype(np.float32)
-    rows = [np.random.default_rng(i).integers(1, 50, n).astype(np.int32) for i, n in enumerate(lengths)]
-    dataset = tf.data.Dataset.from_generator(
-        lambda: zip(rows, labels), output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)))
-    return bucket_by_length(dataset, max_length=30, batch_size=8, step=10)
+    rows = tf.ragged.constant([np.random.default_rng(i).integers(1, 50, n) for i, n in enumerate(lengths)], tf.int32)
+    return bucketed_batches((rows, tf.constant(labels)), lengths, bucket_boundaries(30, 10), [8, 8, 8])
 
 
 def fitted_weights(specialized, epochs=3):
