@@ -72,7 +72,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", default=f"{Config.intra_op_threads},{Config.inter_op_threads}",
                         help="TensorFlow's intra-op,inter-op threads (default: the recipe's; 0,0: TensorFlow's)")
-    parser.add_argument("--only", default="", help="run only the contenders whose name contains this")
+    parser.add_argument("--only", default="", help="run only the contenders whose name contains one of these "
+                                                     "(comma-separated)")
     args = parser.parse_args()
     intra, inter = (int(x) for x in args.threads.split(","))
     tf.config.threading.set_intra_op_parallelism_threads(intra)  # before TensorFlow runs anything, as the recipe
@@ -99,7 +100,7 @@ def main():
     print(f"{len(pairs)} pairs, subwords {sizes['source']} + {sizes['target']}, {args.epochs} epochs "
           f"x {args.rounds} rounds, {os.cpu_count()} CPUs, TF {tf.__version__} (intra-op threads {intra}, inter-op "
           f"{inter}), Keras {keras.__version__}")
-    runs = {name: run for name, run in runs.items() if args.only in name}
+    runs = {name: run for name, run in runs.items() if any(part in name for part in args.only.split(","))}
     print_table(run_rounds(runs, (pairs, models), args))
 
 

@@ -14,6 +14,7 @@ from zoo.ensemble import ensemble  # noqa: E402
 from zoo.fused import fuse_lstms, fuses_every_layer, runs_fused_kernel  # noqa: E402
 from zoo.fused_gru import fuse_grus, fuse_recurrent, fuses_every_recurrent_layer  # noqa: E402
 from zoo.language_model import SampledSoftmaxTraining  # noqa: E402
+from zoo.losses import SparseCrossEntropy  # noqa: E402
 from zoo.model import ZooModel  # noqa: E402
 from zoo.optimizers import FusedAdam  # noqa: E402
 from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
@@ -21,7 +22,7 @@ from zoo.transfer import transfer_encoder  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "SampledSoftmaxTraining",
            "ZooModel", "fuse_lstms", "fuse_grus", "fuse_recurrent", "fuses_every_layer", "fuses_every_recurrent_layer",
-           "runs_fused_kernel", "FusedAdam", "ensemble", "AdversarialTraining"]
+           "runs_fused_kernel", "FusedAdam", "SparseCrossEntropy", "ensemble", "AdversarialTraining"]
 
 
 def list_models():
