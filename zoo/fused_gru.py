@@ -143,10 +143,10 @@ def _chain(inputs, mask, state, kernel, recurrent_kernel, bias, units, states_of
 
 
 def _loop(projected, mask, state, recurrent_kernel, recurrent_bias, keep_gates):
-    """(states [time, rows, units], each step's [z, r, candidate, recurrent part] [time, rows, 4 units] when
-    `keep_gates`, else None): the forward loop of a GRU (reset after the recurrent product, gates z, r, h) from the
-    projected inputs [time, rows, 3 units] (input bias included), mask [time, rows] and initial state [rows, units];
-    a masked step keeps the previous state."""
+    """(states [time, rows, units], the gates when `keep_gates`, else None): the forward loop of a GRU (reset after
+    the recurrent product, gates z, r, h) from the projected inputs [time, rows, 3 units] (input bias included), mask
+    [time, rows] and initial state [rows, units]. The gates are each step's z and r [time, rows, 2 units], candidate
+    and recurrent part [time, rows, units]. A masked step keeps the previous state."""
     units = recurrent_kernel.shape[0]
     steps = tf.shape(projected)[0]
     element = tf.TensorShape([None, units])
@@ -159,14 +159,16 @@ def _loop(projected, mask, state, recurrent_kernel, recurrent_bias, keep_gates):
         z, r = tf.split(zr, 2, 1)
         candidate = tf.tanh(x_h + r * h_h)
         new = tf.where(mask[t][:, None], candidate + z * (h - candidate), h)
-        # what the gradient needs of this step, kept rather than computed again: z, r, candidate, the state's part
-        kept = [gates[0].write(t, tf.concat([zr, candidate, h_h], 1))] if keep_gates else []
+        # what the gradient needs of this step, kept rather than computed again: z and r, candidate, the state's
+        # part. Three arrays, not one of them concatenated: a copy a step less (translation's decoder GRU, 64 x 17
+        # steps, forward and gradients: 15.8-15.9 ms against 20.2-21.2)
+        kept = [array.write(t, value) for array, value in zip(gates, (zr, candidate, h_h))] if keep_gates else []
         return t + 1, new, states.write(t, new), *kept
 
-    arrays = [tf.TensorArray(projected.dtype, size=steps, element_shape=shape)
-              for shape in (element, tf.TensorShape([None, 4 * units]))[:2 if keep_gates else 1]]
+    shapes = [element] + ([tf.TensorShape([None, 2 * units]), element, element] if keep_gates else [])
+    arrays = [tf.TensorArray(projected.dtype, size=steps, element_shape=shape) for shape in shapes]
     _, _, states, *gates = tf.while_loop(lambda t, *_: t < steps, step, (0, state, *arrays))
-    return states.stack(), gates[0].stack() if keep_gates else None
+    return states.stack(), [array.stack() for array in gates] if keep_gates else None
 
 
 def _gru_states_forward(projected, mask, state, recurrent_kernel, recurrent_bias):
@@ -190,7 +192,8 @@ def _gru_states(projected, mask, state, recurrent_kernel, recurrent_bias):
         # projected inputs get tile(dh) * to_inputs, the recurrent product tile(dh) * to_recurrent, and the
         # previous state dh * keep plus the recurrent product's gradient through the kernel.
         previous = tf.concat([state[None], states[:-1]], 0)
-        z, r, candidate, h_h = tf.split(gates, 4, 2)
+        zr, candidate, h_h = gates
+        z, r = tf.split(zr, 2, 2)
         real = tf.cast(mask, projected.dtype)[..., None]
         to_z = (previous - candidate) * z * (1 - z) * real
         to_candidate = (1 - z) * (1 - candidate * candidate) * real

@@ -7,6 +7,10 @@ variable, took 5.3-7.2 ms with the same results to float rounding (a scratch run
 1e-6). Embeddings' sparse gradients keep Keras's update (see `FusedAdam`). Its formula is Keras's: m and v move
 toward the gradient and its square, and the variable moves by lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m /
 (sqrt(v) + epsilon).
+
+With `clipnorm`, each gradient's norm is one `L2Loss` kernel and the clipping one product by a scalar, where
+`tf.clip_by_norm` makes four passes over the gradient (square, sum, a product and a division): on the translation
+recipe's 3.8 million weights 2.0 ms a step against 3.7-3.9 ms, the results equal to 1.5e-8.
 """
 
 import keras
@@ -33,6 +37,19 @@ class FusedAdam(keras.optimizers.Adam):
             beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype),
             beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
             grad=tf.cast(gradient, dtype))
+
+    def _clip_by_norm(self, values, axes=None):
+        """Keras's clipping of one gradient (`values` times clipnorm / max(its norm, clipnorm)) in two passes: the
+        norm from TensorFlow's one-kernel `L2Loss` (half the sum of squares), then one product. A sparse gradient's
+        norm is its rows', as `tf.clip_by_norm` takes it."""
+        if axes is not None or keras.backend.backend() != "tensorflow":
+            return super()._clip_by_norm(values, axes)
+        dense = values.values if isinstance(values, tf.IndexedSlices) else values
+        norm = tf.sqrt(2 * tf.raw_ops.L2Loss(t=dense))
+        clipped = dense * tf.cast(self.clipnorm / tf.maximum(norm, self.clipnorm), dense.dtype)
+        if isinstance(values, tf.IndexedSlices):
+            return tf.IndexedSlices(clipped, values.indices, values.dense_shape)
+        return clipped
 
 
 def _handle(variable):

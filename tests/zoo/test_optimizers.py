@@ -38,6 +38,11 @@ def test_its_step_is_one_kernel_per_variable():
     graph = tf.function(lambda g: optimizer.apply([g], [variable])).get_concrete_function(tf.ones((3, 2))).graph
     types = {op.type for op in graph.get_operations()}
     assert "ResourceApplyAdam" in types and "Sqrt" not in types
+    clipping = zoo.FusedAdam(0.1, clipnorm=1.0)
+    clipping.build([variable])
+    graph = tf.function(lambda g: clipping.apply([g], [variable])).get_concrete_function(tf.ones((3, 2))).graph
+    types = [op.type for op in graph.get_operations()]
+    assert types.count("L2Loss") == 1 and "Square" not in types  # the norm in one kernel
 
 
 def test_amsgrad_runs_keras_update():
