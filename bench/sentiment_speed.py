@@ -64,7 +64,8 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_
         model = recipe_model(args.vocab_size)
         if cfg.fused_lstm:  # as the recipe trains on one CPU
             model = zoo.fuse_lstms(model)
-        model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
+        # FusedAdam, as the recipe trains
+        model.compile(zoo.FusedAdam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
                       jit_compile=cfg.xla)
         clock = EpochClock()
         callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if cfg.shape_graphs else [])]  # as train_model
@@ -156,9 +157,8 @@ def print_table(results):
               f"{first / base[0]:.2f}x |")
 
 
-def length_sweep(texts, labels, vectorizer, args, with_torch):
+def length_sweep(runs, texts, labels, vectorizer, args):
     lengths = [int(x) for x in args.lengths.split(",")]
-    runs = {name: run for name, run in contenders(with_torch, False).items() if not name.startswith("fused")}
     table = {name: [] for name in runs}
     for length in lengths:
         args.max_length = length
@@ -181,7 +181,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="epochs per round (the first is reported apart)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--lengths", help="comma-separated review lengths: the cost-vs-length table instead")
-    parser.add_argument("--only", help="run only the contenders whose name contains this text")
+    parser.add_argument("--only", help="run only the contenders whose name contains one of these (comma-separated)")
     parser.add_argument("--all", action="store_true", help="add the autotune and XLA rows (XLA is slow: a "
                                                            "compilation per shape)")
     parser.add_argument("--threads", default=f"{Config.intra_op_threads},{Config.inter_op_threads}",
@@ -199,9 +199,11 @@ def main():
     with_torch = torch_available()
     print(f"{len(texts)} reviews, {args.epochs} epochs x {args.rounds} rounds, {os.cpu_count()} CPUs, "
           f"TF {tf.__version__} (intra-op threads {intra}, inter-op {inter}), Keras {keras.__version__}")
+    runs = {name: run for name, run in contenders(with_torch, args.all).items() if not args.only
+            or any(part in name for part in args.only.split(","))}
     if args.lengths:
-        return length_sweep(texts, labels, vectorizer, args, with_torch)
-    runs = {name: run for name, run in contenders(with_torch, args.all).items() if not args.only or args.only in name}
+        return length_sweep(runs if args.only else {name: run for name, run in runs.items()
+                                                    if not name.startswith("fused")}, texts, labels, vectorizer, args)
     print_table(run_rounds(runs, (texts, labels, vectorizer), args))
 
 

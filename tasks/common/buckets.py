@@ -1,11 +1,11 @@
 """Length-bucketed batches, planned for a whole epoch at once from examples tokenized once.
 
-tf.data's `bucket_by_sequence_length` walks every example through a shuffle, a window per bucket and a padded batch:
-tens of microseconds each, on the same two cores as the training step, and one more full pass to count the batches
-for Keras. Here the examples' lengths are known before training, so which bucket each falls in, how many batches
-each bucket makes and their padded length are fixed; an epoch only draws a new order. Its pipeline has one element
-per batch (gather the rows, pad them), and its length is known without reading it. Translation's training ran
-3-8% faster on it (bench/README.md).
+tf.data's `bucket_by_sequence_length` walks every example through a shuffle, a window per bucket and a padded batch,
+on the same two cores as the training step, and Keras needed one more full pass to count the batches. Here the
+examples' lengths are known before training, so which bucket each falls in, how many batches each bucket makes and
+their padded length are fixed; an epoch only draws a new order. Its pipeline has one element per batch (gather the
+rows, pad them), and its length is known without reading it. Translation's training ran 1.02-1.08x faster on it,
+sentiment's at 100 tokens 1.06x (bench/README.md).
 """
 
 import numpy as np
