@@ -52,6 +52,9 @@ def test_auto_is_one_device_here_and_multi_worker_when_tf_config_names_a_cluster
     placement = place(flags())
     assert (placement.kind, placement.replicas, placement.is_chief, placement.uses_fit) == ("one-device", 1, True,
                                                                                             True)
+    with placement.scope():  # no strategy of its own: zoo.FusedAdam runs its one-kernel update there
+        assert not tf.distribute.has_strategy()
+    assert "local devices: /cpu:0" in placement.describe()
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}}')  # no task: the multi-worker error
     with pytest.raises(UserError, match='needs a "cluster" and a "task"'):
         place(flags())
