@@ -159,7 +159,7 @@ def _place(cfg):
     if kind == "one-device":
         # TensorFlow's default strategy, not OneDeviceStrategy: under OneDeviceStrategy `zoo.FusedAdam` has to fall
         # back to Keras's update, and the translation recipe's epochs ran at half speed now and then (4 recipe runs
-        # of 30,000 pairs: 5 of 13 epochs at 80-87 s against 41-50 s; the same fit without a strategy: none of 12).
+        # of 30,000 pairs: 6 of 13 epochs at 80-84 s against 42-49 s; the same model fitted without one: none of 12).
         return Placement(tf.distribute.get_strategy(), kind)
     if kind == "mirrored":
         if gpus:
