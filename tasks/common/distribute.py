@@ -43,6 +43,10 @@ class DistributionFlags:
                                            "training step (about 2 s per shape in the first epoch): on for Keras's "
                                            "recurrent loops, whose steps it makes faster; off for a model on a fused "
                                            "kernel (zoo.fuse_lstms, zoo.fuse_grus), whose steps it does not")
+    steps_per_execution: int = flag(8, "batches that one call of Keras fit's compiled training step trains, one "
+                                       "Python round trip for all of them (one-device fit on a fused kernel or with "
+                                       "--no-shape-graphs; a per-shape step takes one batch a call). 8: 1.06x the "
+                                       "sentiment model's speed at 100 tokens, 1.13x on SST-2, level at 400 tokens")
 
     def refuse_conflicts(self, placement):
         """A UserError for flags that cannot work where this run trains, raised before anything is created. Recipes
@@ -64,6 +68,8 @@ class Placement:
     # One-device fit: a traced step per frequent batch shape (training.ShapeSpecializedSteps); None: unless the model
     # trains on a fused kernel.
     shape_graphs: bool | None = None
+    # One-device fit on Keras's step (no shape graphs): batches trained per call of the compiled step.
+    steps_per_execution: int = 1
 
     @property
     def replicas(self):
@@ -133,7 +139,8 @@ def start_run(cfg):
 def place(cfg):
     """The Placement for `cfg.strategy`, announced on stdout. Call it before importing TensorFlow: logical devices
     and collective ops can only be configured before the runtime starts, and a flag mistake is then one clean line."""
-    placement = dataclasses.replace(_place(cfg), shape_graphs=cfg.shape_graphs)
+    placement = dataclasses.replace(_place(cfg), shape_graphs=cfg.shape_graphs,
+                                    steps_per_execution=cfg.steps_per_execution)
     print(placement.describe())
     return placement
 
@@ -141,6 +148,8 @@ def place(cfg):
 def _place(cfg):
     if cfg.cpu_replicas < 1:
         raise UserError(f"--cpu-replicas must be positive (got {cfg.cpu_replicas}).")
+    if cfg.steps_per_execution < 1:
+        raise UserError(f"--steps-per-execution must be positive (got {cfg.steps_per_execution}).")
     kind = cfg.strategy
     if kind == "auto" and _tf_config_tasks() > 1:
         kind = "multi-worker"

@@ -65,6 +65,8 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     if placement.uses_fit:
         if wants_shape_graphs(placement.shape_graphs, model):
             standard.append(ShapeSpecializedSteps.install(model))
+        else:  # Keras's step, several batches a call: set before fit makes its train function
+            model.steps_per_execution = placement.steps_per_execution
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
                          callbacks=[*standard, *callbacks], shuffle=False)
     from tasks.common.distributed_loop import distributed_fit
@@ -142,8 +144,8 @@ class ShapeSpecializedSteps:
 
 # Flags that may change between an interrupted run and its resumption. Not --strategy: single-device runs keep
 # Keras's backup format, distributed runs their own. --shape-graphs changes how steps are traced, not what they
-# compute (a run before its default became per-model recorded it as on).
-RESUMABLE_CHANGES = ("epochs", "patience", "cpu_replicas", "shape_graphs")
+# compute (a run before its default became per-model recorded it as on), nor does --steps-per-execution.
+RESUMABLE_CHANGES = ("epochs", "patience", "cpu_replicas", "shape_graphs", "steps_per_execution")
 
 
 # Where a finished training keeps its weights and history until the export is written (see Run.fit).

@@ -136,6 +136,8 @@ def test_local_cluster_runs_one_prefixed_process_per_worker_and_passes_on_a_fail
     assert err.strip() == "error: cannot start 'no-such-program': No such file or directory"
 
 
-def test_negative_thread_counts_are_one_clear_error():
+def test_bad_thread_and_step_counts_are_one_clear_error():
     with pytest.raises(UserError, match="--intra-op-threads and --inter-op-threads must be 0 or more"):
         place(DistributionFlags(strategy="one-device", intra_op_threads=-1))
+    with pytest.raises(UserError, match=r"--steps-per-execution must be positive \(got 0\)"):
+        place(DistributionFlags(strategy="one-device", steps_per_execution=0))

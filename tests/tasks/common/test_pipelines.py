@@ -1,5 +1,6 @@
 """The recipes' tf.data pipelines keep every example, with tf.data's autotuning off unless asked for; the training
-step traced per frequent batch shape trains exactly as Keras's own."""
+step traced per frequent batch shape, and Keras's step running several batches a call, train exactly as Keras's own
+step one batch a call."""
 
 import keras
 import numpy as np
@@ -8,7 +9,8 @@ import tensorflow as tf
 
 import zoo
 from tasks.common.buckets import bucket_boundaries, bucketed_batches, token_balanced_sizes
-from tasks.common.training import ShapeSpecializedSteps, finish_pipeline, wants_shape_graphs
+from tasks.common.distribute import Placement
+from tasks.common.training import ShapeSpecializedSteps, finish_pipeline, train_model, wants_shape_graphs
 
 
 def ragged_rows(lengths, first=1):
@@ -75,12 +77,17 @@ def bucketed_toy_data(count=90):
     return bucketed_batches((rows, tf.constant(labels)), lengths, bucket_boundaries(30, 10), [8, 8, 8])
 
 
-def fitted_weights(specialized, epochs=3):
+def toy_model():
     keras.utils.set_random_seed(0)
     model = zoo.build("many_to_one", input="tokens", vocab_size=50, num_outputs=1, cell="gru", units=6,
                       embedding_dim=4, bidirectional=True)  # no dropout: the same steps give the same weights
     # Plain SGD: Adam would blow float rounding in near-zero gradients up to visible differences.
     model.compile(keras.optimizers.SGD(0.5), keras.losses.BinaryCrossentropy(from_logits=True))
+    return model
+
+
+def fitted_weights(specialized, epochs=3):
+    model = toy_model()
     callbacks = [ShapeSpecializedSteps.install(model)] if specialized else []
     history = model.fit(bucketed_toy_data(), epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
     return model, history
@@ -96,6 +103,28 @@ def test_shape_specialized_steps_train_exactly_as_keras_own_step():
     recurring = {s for s in shapes if shapes.count(s) >= 2}
     traced = {key[0] for key in model.train_function.steps}
     assert traced == recurring and len(traced) < len(set(shapes))  # once-an-epoch partial batches share one graph
+
+
+@pytest.mark.parametrize("steps_per_execution", [5, 100])
+def test_several_batches_a_call_train_every_batch_as_one_a_call(tmp_path, steps_per_execution):
+    """train_model's --steps-per-execution: the same weights and losses, every batch of every epoch trained (the
+    toy epoch's 12 batches are not a multiple of 5; 100 is more than an epoch)."""
+    batches = len(list(bucketed_toy_data()))
+    assert batches % 5 and batches < 100
+    results = []
+    for per_call in (1, steps_per_execution):
+        model = toy_model()
+        placement = Placement(tf.distribute.get_strategy(), "one-device", shape_graphs=False,
+                              steps_per_execution=per_call)
+        history = train_model(model, placement, bucketed_toy_data(), validation_data=bucketed_toy_data(), epochs=3,
+                              run_dir=tmp_path / str(per_call), patience=3, samples_per_epoch=90)
+        assert model.steps_per_execution == per_call and int(model.optimizer.iterations) == 3 * batches
+        results.append((model.get_weights(), history.history))
+    (weights, history), (their_weights, their_history) = results
+    for ours, theirs in zip(their_weights, weights):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(their_history[key], history[key], rtol=1e-4)
 
 
 def test_shape_graphs_are_chosen_per_model_unless_asked():
