@@ -55,7 +55,8 @@ class EpochClock(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
-def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_lstm=False):
+def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_lstm=False,
+                         steps_per_execution=Config.steps_per_execution):
     def run(texts, labels, vectorizer, args):
         cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size, xla=xla, autotune=autotune,
                      shape_graphs=shape_graphs, fused_lstm=fused_lstm)
@@ -66,7 +67,7 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_
             model = zoo.fuse_lstms(model)
         # FusedAdam, as the recipe trains
         model.compile(zoo.FusedAdam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
-                      jit_compile=cfg.xla)
+                      jit_compile=cfg.xla, steps_per_execution=1 if cfg.shape_graphs else steps_per_execution)
         clock = EpochClock()
         callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if cfg.shape_graphs else [])]  # as train_model
         model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
@@ -103,6 +104,8 @@ def contenders(with_torch, everything):
         rows["PyTorch 2.13, exact masking"] = pytorch_contender
     rows["recipe default (fused LSTM kernel, one graph for every shape)"] = tensorflow_contender(fused_lstm=True,
                                                                                                  shape_graphs=False)
+    rows["recipe default, one batch a call (--steps-per-execution 1)"] = tensorflow_contender(
+        fused_lstm=True, shape_graphs=False, steps_per_execution=1)
     rows["recipe default, Grappler off"] = without_grappler(rows["recipe default (fused LSTM kernel, one graph for "
                                                                  "every shape)"])
     rows["fused LSTM kernel, a graph per frequent shape"] = tensorflow_contender(fused_lstm=True)

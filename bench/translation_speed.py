@@ -47,6 +47,7 @@ def tensorflow_contender(pairs, models, args, fused, shape_graphs=False):
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
     _, model = build_model(cfg, subwords, fused=fused)  # the recipe's, compiled as it compiles it
+    model.steps_per_execution = 1 if shape_graphs else cfg.steps_per_execution  # as the recipe's train_model
     clock = EpochClock()
     callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if shape_graphs else [])]  # as --shape-graphs does
     model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)

@@ -120,11 +120,11 @@ def test_several_batches_a_call_train_every_batch_as_one_a_call(tmp_path, steps_
                               run_dir=tmp_path / str(per_call), patience=3, samples_per_epoch=90)
         assert model.steps_per_execution == per_call and int(model.optimizer.iterations) == 3 * batches
         results.append((model.get_weights(), history.history))
-    (weights, history), (their_weights, their_history) = results
-    for ours, theirs in zip(their_weights, weights):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    (one_weights, one_history), (several_weights, several_history) = results
+    for several, one in zip(several_weights, one_weights):
+        np.testing.assert_allclose(several, one, rtol=1e-4, atol=1e-6)
     for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(their_history[key], history[key], rtol=1e-4)
+        np.testing.assert_allclose(several_history[key], one_history[key], rtol=1e-4)
 
 
 def test_shape_graphs_are_chosen_per_model_unless_asked():
