@@ -53,6 +53,12 @@ class Config(DistributionFlags):
     units: int = flag(32, "units per layer")
     dropout: float = flag(0.1, "dropout on each recurrent layer's inputs")
     # training
+    # Off: on these small windows Keras's own step, 8 batches a call (--steps-per-execution), trained 1.02-1.55x
+    # faster than a graph per shape one batch a call, with a shorter first epoch (five runs on three shared series,
+    # bench/README.md).
+    shape_graphs: bool | None = flag(False, "give each batch shape that recurs in the first epoch its own traced "
+                                            "training step, one batch a call (off: Keras's step, "
+                                            "--steps-per-execution batches a call, measured faster here)")
     epochs: int = flag(40, "maximum epochs (early stopping may end sooner)")
     batch_size: int = flag(64, "windows per batch (per replica when distributed)")
     learning_rate: float = flag(2e-3, "Adam learning rate")
