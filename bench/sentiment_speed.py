@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from tasks.common.tables import read_labelled_texts  # noqa: E402
-from tasks.common.training import ShapeSpecializedSteps  # noqa: E402
+from tasks.common.training import set_up_steps  # noqa: E402
 from tasks.sentiment.__main__ import Config  # noqa: E402
 from tasks.sentiment.data import make_dataset, make_vectorizer, parse_labels  # noqa: E402
 
@@ -59,7 +59,7 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_
                          steps_per_execution=Config.steps_per_execution):
     def run(texts, labels, vectorizer, args):
         cfg = Config(max_length=args.max_length, vocab_size=args.vocab_size, xla=xla, autotune=autotune,
-                     shape_graphs=shape_graphs, fused_lstm=fused_lstm)
+                     shape_graphs=shape_graphs, fused_lstm=fused_lstm, steps_per_execution=steps_per_execution)
         data = make_dataset((texts, labels), vectorizer, cfg, training=True)
         samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
         model = recipe_model(args.vocab_size)
@@ -67,9 +67,10 @@ def tensorflow_contender(*, xla=False, autotune=False, shape_graphs=True, fused_
             model = zoo.fuse_lstms(model)
         # FusedAdam, as the recipe trains
         model.compile(zoo.FusedAdam(cfg.learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
-                      jit_compile=cfg.xla, steps_per_execution=1 if cfg.shape_graphs else steps_per_execution)
+                      jit_compile=cfg.xla)
         clock = EpochClock()
-        callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if cfg.shape_graphs else [])]  # as train_model
+        callbacks = [clock, *set_up_steps(model, shape_graphs=cfg.shape_graphs,  # as train_model
+                                          steps_per_execution=cfg.steps_per_execution)]
         model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
         return [(seconds, samples) for seconds in clock.seconds]
     return run

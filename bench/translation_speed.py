@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench.sentiment_speed import EpochClock, print_table, run_rounds, torch_available, without_grappler  # noqa: E402
-from tasks.common.training import ShapeSpecializedSteps  # noqa: E402
+from tasks.common.training import set_up_steps  # noqa: E402
 from tasks.translation.__main__ import Config, build_model  # noqa: E402
 from tasks.translation.data import make_dataset, read_pairs  # noqa: E402
 from tasks.translation.subwords import Subwords, learn_subwords  # noqa: E402
@@ -47,9 +47,9 @@ def tensorflow_contender(pairs, models, args, fused, shape_graphs=False):
     data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
     samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
     _, model = build_model(cfg, subwords, fused=fused)  # the recipe's, compiled as it compiles it
-    model.steps_per_execution = 1 if shape_graphs else cfg.steps_per_execution  # as the recipe's train_model
     clock = EpochClock()
-    callbacks = [clock, *([ShapeSpecializedSteps.install(model)] if shape_graphs else [])]  # as --shape-graphs does
+    callbacks = [clock, *set_up_steps(model, shape_graphs=shape_graphs,  # as the recipe's train_model
+                                      steps_per_execution=cfg.steps_per_execution)]
     model.fit(data, epochs=args.epochs, verbose=0, callbacks=callbacks, shuffle=False)
     return [(seconds, samples) for seconds in clock.seconds]
 

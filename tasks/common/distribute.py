@@ -19,9 +19,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tasks.common.cli import UserError, flag
+from tasks.common.cli import UserError, flag, require_positive
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+
+# What --shape-graphs does; each recipe's default and its reason follow it in the flag's help.
+SHAPE_GRAPHS_HELP = ("give each batch shape that recurs in the first epoch its own traced training step, one batch a "
+                     "call (about 2 s per shape in the first epoch)")
 
 TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
                      '"task": {"type": "worker", "index": 0}}\'')
@@ -39,10 +43,9 @@ class DistributionFlags:
                                  "unsteady on 2 cores, see bench/README.md)")
     intra_op_threads: int = flag(0, "threads one TensorFlow op may use (0: TensorFlow's choice, every core)")
     inter_op_threads: int = flag(0, "TensorFlow ops run at the same time (0: TensorFlow's choice)")
-    shape_graphs: bool | None = flag(None, "give each batch shape that recurs in the first epoch its own traced "
-                                           "training step (about 2 s per shape in the first epoch): on for Keras's "
-                                           "recurrent loops, whose steps it makes faster; off for a model on a fused "
-                                           "kernel (zoo.fuse_lstms, zoo.fuse_grus), whose steps it does not")
+    shape_graphs: bool | None = flag(None, SHAPE_GRAPHS_HELP + ": on for Keras's recurrent loops, whose steps it "
+                                           "makes faster; off for a model on a fused kernel (zoo.fuse_lstms, "
+                                           "zoo.fuse_grus), whose steps it does not")
     steps_per_execution: int = flag(8, "batches that one call of Keras fit's compiled training step trains, one "
                                        "Python round trip for all of them (one-device fit on a fused kernel or with "
                                        "--no-shape-graphs; a per-shape step takes one batch a call). 8: 1.06x the "
@@ -146,10 +149,7 @@ def place(cfg):
 
 
 def _place(cfg):
-    if cfg.cpu_replicas < 1:
-        raise UserError(f"--cpu-replicas must be positive (got {cfg.cpu_replicas}).")
-    if cfg.steps_per_execution < 1:
-        raise UserError(f"--steps-per-execution must be positive (got {cfg.steps_per_execution}).")
+    require_positive(cfg, "cpu_replicas", "steps_per_execution")
     kind = cfg.strategy
     if kind == "auto" and _tf_config_tasks() > 1:
         kind = "multi-worker"

@@ -63,10 +63,8 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     standard = fit_callbacks(run_dir, patience=patience, samples_per_epoch=samples_per_epoch,
                              backup=placement.uses_fit)
     if placement.uses_fit:
-        if wants_shape_graphs(placement.shape_graphs, model):
-            standard.append(ShapeSpecializedSteps.install(model))
-        else:  # Keras's step, several batches a call: set before fit makes its train function
-            model.steps_per_execution = placement.steps_per_execution
+        standard += set_up_steps(model, shape_graphs=wants_shape_graphs(placement.shape_graphs, model),
+                                 steps_per_execution=placement.steps_per_execution)
         return model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=fit_verbosity(),
                          callbacks=[*standard, *callbacks], shuffle=False)
     from tasks.common.distributed_loop import distributed_fit
@@ -74,6 +72,16 @@ def train_model(model, placement, train_ds, *, validation_data, epochs, run_dir,
     return distributed_fit(model, placement, train_ds, validation_data=validation_data, epochs=epochs,
                            callbacks=[*standard, *callbacks], verbose=fit_verbosity() if placement.is_chief else 2,
                            backup_dir=Path(run_dir) / "backup")
+
+
+def set_up_steps(model, *, shape_graphs, steps_per_execution):
+    """How `fit` will call `model`'s training step, set before fit makes its train function: a graph per frequent
+    batch shape, one batch a call (`ShapeSpecializedSteps`), or Keras's own step, `steps_per_execution` batches a
+    call. Returns the callbacks to pass to that `fit`."""
+    if shape_graphs:
+        return [ShapeSpecializedSteps.install(model)]
+    model.steps_per_execution = steps_per_execution
+    return []
 
 
 def wants_shape_graphs(asked, model):

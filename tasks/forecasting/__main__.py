@@ -16,7 +16,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tasks.common.cli import UserError, dispatch, flag, recipe_parser, require_fraction, require_positive, run_cli  # noqa: E402
-from tasks.common.distribute import DistributionFlags  # noqa: E402
+from tasks.common.distribute import SHAPE_GRAPHS_HELP, DistributionFlags  # noqa: E402
 
 # TensorFlow and the zoo are imported inside the commands, so that `--help` and flag errors answer at once.
 
@@ -56,9 +56,8 @@ class Config(DistributionFlags):
     # Off: on these small windows Keras's own step, 8 batches a call (--steps-per-execution), trained 1.02-1.55x
     # faster than a graph per shape one batch a call, with a shorter first epoch (five runs on three shared series,
     # bench/README.md).
-    shape_graphs: bool | None = flag(False, "give each batch shape that recurs in the first epoch its own traced "
-                                            "training step, one batch a call (off: Keras's step, "
-                                            "--steps-per-execution batches a call, measured faster here)")
+    shape_graphs: bool | None = flag(False, SHAPE_GRAPHS_HELP + "; off here: Keras's step, --steps-per-execution "
+                                            "batches a call, measured faster on these windows")
     epochs: int = flag(40, "maximum epochs (early stopping may end sooner)")
     batch_size: int = flag(64, "windows per batch (per replica when distributed)")
     learning_rate: float = flag(2e-3, "Adam learning rate")
