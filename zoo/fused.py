@@ -15,6 +15,9 @@ assumes another gate order and gives wrong gradients, so the layer here pairs it
 Input dropout is Keras's: one mask per row and feature for every step; a layer with recurrent dropout trains on
 Keras's loop, the only one that has it.
 
+Wide layers (`zoo.lstm_loop.LOOP_UNITS` units and more), where this kernel's products are slower than Keras's, and
+stateful layers run `zoo.lstm_loop`'s loop with its gradient written out instead (that module has the figures).
+
 TensorFlow backend only. `fuse_lstms(model)` is a copy of a model sharing its weights: train it or serve it, and
 save the original.
 """
@@ -23,12 +26,14 @@ import keras
 import tensorflow as tf
 from keras.src.models.functional import Functional  # what clone_model can rebuild; no public name
 
+from zoo import lstm_loop
+
 
 def fuse_lstms(model):
     """A model computing what `model` computes, sharing its weights, whose LSTM layers (alone or under
-    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded; training it trains
-    `model`. Layers it cannot run exactly (other cells, activations other than tanh/sigmoid, stateful layers,
-    returned states) stay as they are. Nested functional models are rewritten too."""
+    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded (wide and stateful ones
+    `zoo.lstm_loop`); training it trains `model`. Layers it cannot run exactly (other cells, activations other than
+    tanh/sigmoid, layers that return states) stay as they are. Nested functional models are rewritten too."""
     return rewrite_layers(model, can_fuse, lambda layer: FusedLSTM(layer, name=f"{layer.name}_fused"),
                           "fuse_lstms")
 
@@ -48,10 +53,11 @@ def rewrite_layers(model, can, wrap, caller):
 
 
 def can_fuse(layer):
-    """Whether `layer` (an LSTM, or a Bidirectional of two) runs exactly as the fused kernel computes."""
+    """Whether `layer` (an LSTM, or a Bidirectional of two) runs exactly as the fused kernel (or, wide or stateful,
+    `zoo.lstm_loop`) computes."""
     if isinstance(layer, keras.layers.Bidirectional):
         return layer.merge_mode in MERGES and can_fuse(layer.forward_layer) and can_fuse(layer.backward_layer)
-    return (isinstance(layer, keras.layers.LSTM) and not layer.stateful and not layer.return_state
+    return (isinstance(layer, keras.layers.LSTM) and not layer.return_state
             and layer.cell.activation is keras.activations.tanh
             and layer.cell.recurrent_activation is keras.activations.sigmoid)
 
@@ -96,15 +102,18 @@ class FusedWrapper(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class FusedLSTM(FusedWrapper):
-    """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel. It
-    shares `layer`'s weights and falls back to `layer` itself for a batch whose mask is not right-padded, and for
-    training with recurrent dropout."""
+    """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel, or
+    by `zoo.lstm_loop` where that is faster or the layer is stateful (`lstm_loop.runs_loop`). It shares `layer`'s
+    weights and falls back to `layer` itself for a kernel batch whose mask is not right-padded, and for training
+    with recurrent dropout."""
 
     fits, runner = staticmethod(can_fuse), "the fused LSTM kernel"
 
     def call(self, inputs, mask=None, training=False):
         if training and any(lstm.recurrent_dropout > 0 for lstm in self._directions()):
             return self.layer(inputs, mask=mask, training=True)
+        if any(lstm_loop.runs_loop(lstm) for lstm in self._directions()):
+            return self._merged([lstm_loop.run(lstm, inputs, mask, training) for lstm in self._directions()])
         if mask is None:
             return self._fused(inputs, tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1]), training)
         mask = tf.cast(mask, tf.bool)
@@ -114,7 +123,10 @@ class FusedLSTM(FusedWrapper):
                        lambda: self.layer(inputs, mask=mask, training=training))
 
     def _fused(self, inputs, lengths, training):
-        outputs = [_run(lstm, inputs, lengths, training) for lstm in self._directions()]
+        return self._merged([_run(lstm, inputs, lengths, training) for lstm in self._directions()])
+
+    def _merged(self, outputs):
+        """The layer's output from its directions' outputs, as Bidirectional merges them."""
         if len(outputs) == 1:
             return outputs[0]
         forward, backward = outputs

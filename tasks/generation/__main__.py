@@ -45,7 +45,11 @@ class Config(DistributionFlags):
     epochs: int = flag(14, "maximum epochs (early stopping may end sooner); about 30 minutes on 2 CPU cores")
     learning_rate: float = flag(2e-3, "Adam learning rate")
     patience: int = flag(2, "epochs without a better validation loss before stopping")
-    xla: bool = flag(True, "compile the training step with XLA")
+    xla: bool = flag(False, "compile the training step with XLA (off: the LSTM loop below is as fast without it, and "
+                            "the first epoch compiles nothing)")
+    fused_lstm: bool = flag(True, "train LSTM layers on the zoo's CPU fast path (zoo.fuse_lstms: the same results, "
+                                  "1.5x faster steps at 512 units, see bench/README.md); Keras's own loop with "
+                                  "--no-fused-lstm, --xla, a GPU (cuDNN) or a distributed strategy")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
     # outputs
     samples: int = flag(300, "characters sampled at each temperature after training")
@@ -62,7 +66,7 @@ class Config(DistributionFlags):
         if self.tbptt and not placement.uses_fit:
             raise UserError(f"--tbptt keeps each stream's recurrent state in the model between batches, one state "
                             f"per replica that --strategy {placement.kind} cannot hold; pass --no-tbptt (independent "
-                            "windows) and --no-xla to train on several devices.")
+                            "windows) to train on several devices.")
         super().refuse_conflicts(placement)
 
 
@@ -112,13 +116,15 @@ def train(cfg):
     # Model from the zoo: embedding -> stacked RNN -> next-character logits at every step; stateful for TBPTT.
     with run.scope():
         model = build_model(cfg, vocab_size, stateful=cfg.tbptt, batch_size=cfg.batch_size if cfg.tbptt else None)
-        model.compile(optimizer=zoo.FusedAdam(cfg.learning_rate, clipnorm=5.0),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
+        # What trains: the model, or a copy sharing its weights whose LSTMs run the zoo's CPU fast path
+        trainer = zoo.fuse_lstms(model) if run.trains_cpu_fast_path(cfg.fused_lstm) else model
+        trainer.compile(optimizer=zoo.FusedAdam(cfg.learning_rate, clipnorm=5.0),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=cfg.xla)
     callbacks = []
     if cfg.tbptt:  # every epoch and every validation starts the streams from a zero state
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: zoo.reset_states(model),
                                                         on_test_begin=lambda *_: zoo.reset_states(model)))
-    model = run.fit(model, train_ds, validation_data=val_ds, samples_per_epoch=len(train_ids), callbacks=callbacks)
+    model = run.fit(trainer, train_ds, validation_data=val_ds, samples_per_epoch=len(train_ids), callbacks=callbacks)
     if not run.is_chief:
         return run.worker_result()
 

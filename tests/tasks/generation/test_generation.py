@@ -3,6 +3,7 @@ training modes, the exported generate signature against a plain Python loop, and
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -15,6 +16,7 @@ from tasks.generation.data import encode, read_texts_of, tbptt_batches, vocabula
 from tests.tasks.cli_errors import user_error
 from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.generation.conftest import TINY, run_recipe
+from zoo import lstm_loop
 
 pytestmark = SHARES_TRAINED_RUNS
 
@@ -66,6 +68,14 @@ def test_run_writes_metrics_samples_and_an_export(generation_run):
     assert set(metrics["samples"]) == {"0.0", "0.5", "0.8", "1.0"}
     assert all(len(s) == 40 for s in metrics["samples"].values())
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
+
+
+def test_truncated_bptt_trains_on_the_zoo_lstm_loop_and_keras_loop_on_request(tmp_path):
+    for flags, loop_trains in (([], True), (["--no-fused-lstm"], False)):
+        with mock.patch.object(lstm_loop, "run", wraps=lstm_loop.run) as loop:
+            metrics = run_recipe(tmp_path / str(loop_trains), "--epochs", "1", *flags)
+        assert any(call.args[3] for call in loop.call_args_list) == loop_trains  # a call with training=True
+        assert np.isfinite(metrics["validation"]["nats_per_char"])
 
 
 def test_export_generates_greedily_like_a_python_loop_and_samples_at_temperature(generation_run):

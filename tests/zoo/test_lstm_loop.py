@@ -1,0 +1,116 @@
+"""zoo.lstm_loop: wide and stateful LSTM layers run a loop with its gradient written out, giving Keras's outputs,
+gradients and carried states for any mask."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo import lstm_loop
+from zoo.fused import FusedLSTM, can_fuse
+
+
+@pytest.fixture
+def every_layer_runs_the_loop(monkeypatch):
+    """Small layers run the loop too, so the tests stay fast."""
+    monkeypatch.setattr(lstm_loop, "LOOP_UNITS", 1)
+
+
+def scattered_mask(rows, steps, seed):
+    """A mask with padding anywhere (not only at the end), one row empty and one full."""
+    mask = np.random.default_rng(seed).random((rows, steps)) > 0.4
+    mask[0], mask[1] = True, False
+    return tf.constant(mask)
+
+
+@pytest.mark.usefixtures("every_layer_runs_the_loop")
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_a_layer_gives_keras_outputs_for_any_mask(go_backwards, zero_output_for_mask, return_sequences, training):
+    layer = keras.layers.LSTM(5, go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
+                              return_sequences=return_sequences)
+    inputs = tf.random.stateless_normal([6, 9, 4], seed=[1, 2])
+    mask = scattered_mask(6, 9, seed=0)
+    expected = layer(inputs, mask=mask)
+    graph = tf.function(lambda x: FusedLSTM(layer)(x, mask=mask, training=training)).get_concrete_function(
+        inputs).graph
+    assert "BlockLSTMV2" not in {op.type for op in graph.get_operations()}  # the loop ran, not the fused kernel
+    np.testing.assert_allclose(FusedLSTM(layer)(inputs, mask=mask, training=training), expected, atol=1e-6)
+    np.testing.assert_allclose(FusedLSTM(layer)(inputs, training=training), layer(inputs), atol=1e-6)
+
+
+@pytest.mark.usefixtures("every_layer_runs_the_loop")
+@pytest.mark.parametrize("layer", [
+    keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True)),
+    keras.layers.LSTM(5, go_backwards=True),
+    keras.layers.LSTM(5, return_sequences=True, use_bias=False),
+], ids=["bidirectional", "backwards", "no-bias"])
+def test_gradients_are_keras_gradients_for_any_mask(layer):
+    inputs = tf.random.stateless_normal([5, 7, 3], seed=[5, 6])
+    mask = scattered_mask(5, 7, seed=1)
+    layer(inputs, mask=mask)
+    weights = tf.random.stateless_normal([7, 10 if isinstance(layer, keras.layers.Bidirectional) else 5], seed=[7, 8])
+
+    def gradients(run):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = run(inputs, mask=mask, training=True)
+            loss = tf.reduce_sum((outputs if outputs.shape.rank == 3 else outputs[:, None]) * weights)
+        return tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+    for expected, got in zip(gradients(layer), gradients(FusedLSTM(layer)), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_wide_and_stateful_layers_run_the_loop_and_small_ones_the_kernel():
+    assert lstm_loop.runs_loop(keras.layers.LSTM(lstm_loop.LOOP_UNITS))
+    assert lstm_loop.runs_loop(keras.layers.LSTM(3, stateful=True))
+    assert not lstm_loop.runs_loop(keras.layers.LSTM(lstm_loop.LOOP_UNITS - 1))
+    assert can_fuse(keras.layers.LSTM(3, stateful=True))
+
+
+def stateful_lm(units):
+    keras.utils.set_random_seed(0)
+    return zoo.build("many_to_many", input="tokens", vocab_size=30, embedding_dim=6, num_outputs=30, cell="lstm",
+                     units=units, num_layers=2, dropout=0.25, stateful=True, batch_size=4)
+
+
+def test_a_stateful_model_carries_its_state_from_chunk_to_chunk_as_keras_does():
+    model = stateful_lm(units=5)
+    fused = zoo.fuse_lstms(model)
+    assert sum(isinstance(layer, FusedLSTM) for layer in fused.layers) == 2
+    tokens = np.random.default_rng(0).integers(1, 30, size=(4, 12)).astype("int32")
+    answers = {}
+    for name, runner in (("keras", model), ("loop", fused)):
+        zoo.reset_states(model)
+        answers[name] = [runner(tokens[:, :5]), runner(tokens[:, 5:])]
+        answers[name].append([variable.numpy() for layer in model.layers if getattr(layer, "stateful", False)
+                              for variable in layer.states])
+    for keras_answer, loop_answer in zip(answers["keras"], answers["loop"], strict=True):
+        np.testing.assert_allclose(loop_answer, keras_answer, atol=1e-5)
+    assert np.abs(answers["loop"][2]).max() > 0  # the states were written
+
+
+def test_training_a_stateful_copy_trains_the_model_as_keras_would():
+    """Truncated BPTT as the generation recipe trains: chunks in stream order, the state carried, two epochs."""
+    tokens = np.random.default_rng(1).integers(1, 30, size=(4, 25)).astype("int32")
+    chunks = [(tokens[:, s:s + 6], tokens[:, s + 1:s + 7]) for s in range(0, 18, 6)]
+    trained = []
+    for fuse in (False, True):
+        model = stateful_lm(units=5)
+        trainer = zoo.fuse_lstms(model) if fuse else model
+        trainer.compile(optimizer=keras.optimizers.Adam(0.01),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        losses = []
+        for _ in range(2):
+            zoo.reset_states(model)
+            losses += [float(trainer.train_on_batch(inputs, targets)) for inputs, targets in chunks]
+        trained.append((model.get_weights(), losses))
+    (keras_weights, keras_losses), (loop_weights, loop_losses) = trained
+    np.testing.assert_allclose(loop_losses, keras_losses, rtol=1e-4)
+    assert loop_losses[-1] < loop_losses[0]
+    for expected, got in zip(keras_weights, loop_weights, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4)

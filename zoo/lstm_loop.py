@@ -1,0 +1,155 @@
+"""The fast path for large and stateful LSTM layers on CPU: an LSTM loop with its gradient written out.
+
+`zoo.fuse_lstms` runs small LSTM layers on TensorFlow's fused `BlockLSTMV2` kernel (zoo/fused.py), whose matrix
+products are Eigen's; at generation's sizes they are slower than Keras's own loop, whose products are oneDNN's. This
+loop keeps oneDNN's products and does once what Keras's loop does per step. One layer's training step (batch 64, 100
+steps, forward and all gradients, TensorFlow's default threads; scratch timing, medians of 5 x 3 steps):
+
+| units | Keras's loop | fused kernel | this loop | PyTorch's `nn.LSTM` |
+|---:|---:|---:|---:|---:|
+| 512 | 815-846 ms | | 525-541 ms | 461-474 ms |
+| 256 | 220 ms | 330 ms | 168 ms | 128 ms |
+| 128 | 48 ms | 112 ms | 65 ms | 48 ms |
+
+So layers of `LOOP_UNITS` and more run it, and smaller ones keep the fused kernel, where the sentiment recipe measured
+it (bench/README.md). Stateful layers (truncated BPTT) run it at any size: the fused kernel's wrapper knows no
+carried state.
+
+What the loop keeps, and what it moves out:
+- the inputs of every step are projected in one product before the loop; their gradient, the kernel's and the
+  recurrent kernel's are one product each after the backward loop, over all steps;
+- per step, forward: one product with the recurrent kernel and the gate math, keeping the gates' pre-activations;
+  backward: one product with the recurrent kernel's transpose (transposed once: oneDNN's product with a transposed
+  operand took 2.1 ms a step here against 0.8 ms) and a few elementwise ops, from gate terms computed for all steps
+  at once.
+
+Exact for any mask (masked steps carry both states, as Keras's loop does), `go_backwards`, stateful layers (the
+carried state is read from and written back to the layer's state variables) and Keras's input dropout
+(implementation 2: one mask per row and feature for every step). Inference (`training=False`) runs the forward loop
+alone, which a SavedModel can hold. TensorFlow backend only.
+"""
+
+import keras
+import tensorflow as tf
+
+LOOP_UNITS = 256  # LSTM layers this wide and wider run this loop instead of the fused kernel (table above)
+
+
+def runs_loop(layer):
+    """Whether `zoo.fuse_lstms` runs LSTM `layer` on this loop: a stateful layer, or one of `LOOP_UNITS` or more."""
+    return layer.stateful or layer.cell.units >= LOOP_UNITS
+
+
+def run(layer, inputs, mask, training):
+    """One LSTM layer's outputs as Keras gives them: [batch, time, units] in reading order with `return_sequences`
+    (zeros, or the last real output, at masked steps as `zero_output_for_mask` says), else the last step's output
+    [batch, units]. A stateful layer starts from its state variables and leaves its final states in them."""
+    cell = layer.cell
+    dtype = inputs.dtype
+    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    if training and cell.dropout > 0:  # Keras's input dropout: one mask per row and feature, for every step
+        inputs = inputs * keras.random.dropout(tf.ones_like(inputs[:, 0]), cell.dropout,
+                                               seed=cell.seed_generator)[:, None]
+    mask = tf.ones([batch, steps], tf.bool) if mask is None else tf.cast(mask, tf.bool)
+    if layer.go_backwards:  # Keras reads the whole padded row backwards
+        inputs, mask = tf.reverse(inputs, [1]), tf.reverse(mask, [1])
+    if layer.stateful:
+        state, carry = (tf.cast(tf.convert_to_tensor(variable), dtype) for variable in layer.states)
+    else:
+        state = carry = tf.zeros([batch, cell.units], dtype)
+    bias = cell.bias if cell.use_bias else tf.zeros([4 * cell.units], dtype)
+    weights = [tf.cast(tf.convert_to_tensor(weight), dtype) for weight in (cell.kernel, cell.recurrent_kernel, bias)]
+    sequence = _lstm_sequence if training else _lstm_sequence_forward
+    states, carries = sequence(tf.transpose(inputs, [1, 0, 2]), tf.transpose(mask), state, carry, *weights)
+    if layer.stateful:
+        for variable, final in zip(layer.states, (states[-1], carries[-1])):
+            variable.assign(tf.cast(final, variable.dtype))
+    states = tf.transpose(states, [1, 0, 2])  # [batch, time, units]
+    # Keras's loop starts its previous output at zeros: before a row's first real step its outputs are zero
+    shown = mask if layer.zero_output_for_mask else tf.cast(tf.cumsum(tf.cast(mask, tf.int32), 1), tf.bool)
+    outputs = tf.where(shown[..., None], states, tf.zeros_like(states))
+    return outputs if layer.return_sequences else outputs[:, -1]
+
+
+def _loop(projected, mask, state, carry, recurrent_kernel, keep_gates):
+    """(states h, carries c [time, rows, units], each step's gate pre-activations [time, rows, 4 units] when
+    `keep_gates`, else None): the forward loop of an LSTM (Keras's gate order i, f, c, o) from the projected inputs
+    [time, rows, 4 units] (bias included), mask [time, rows] and initial states [rows, units]. A masked step keeps
+    both states."""
+    units = recurrent_kernel.shape[0]
+    steps = tf.shape(projected)[0]
+    element = tf.TensorShape([None, units])
+
+    def step(t, h, c, states, carries, *gates):
+        z = projected[t] + tf.matmul(h, recurrent_kernel)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, 1)
+        real = mask[t][:, None]
+        new_c = tf.where(real, tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c), c)
+        new_h = tf.where(real, tf.sigmoid(z_o) * tf.tanh(new_c), h)
+        kept = [gates[0].write(t, z)] if keep_gates else []  # z itself: no copy a step
+        return t + 1, new_h, new_c, states.write(t, new_h), carries.write(t, new_c), *kept
+
+    shapes = [element, element] + ([tf.TensorShape([None, 4 * units])] if keep_gates else [])
+    arrays = [tf.TensorArray(projected.dtype, size=steps, element_shape=shape) for shape in shapes]
+    _, _, _, states, carries, *gates = tf.while_loop(lambda t, *_: t < steps, step, (0, state, carry, *arrays))
+    return states.stack(), carries.stack(), gates[0].stack() if keep_gates else None
+
+
+def _project(inputs, kernel, bias):
+    """Time-major inputs [time, rows, features] -> (their rows [time * rows, features], projected [time, rows,
+    4 units]): every step's input product in one."""
+    steps, rows = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    flat = tf.reshape(inputs, [-1, tf.shape(inputs)[2]])
+    return flat, tf.reshape(tf.matmul(flat, kernel) + bias, [steps, rows, -1])
+
+
+def _lstm_sequence_forward(inputs, mask, state, carry, kernel, recurrent_kernel, bias):
+    """`_lstm_sequence` without its gradient: what inference runs. Nothing is kept for a backward pass, and a
+    SavedModel can hold it (a custom gradient whose function captures the loop's tensors cannot be saved)."""
+    projected = _project(inputs, kernel, bias)[1]
+    return _loop(projected, mask, state, carry, recurrent_kernel, keep_gates=False)[:2]
+
+
+@tf.custom_gradient
+def _lstm_sequence(inputs, mask, state, carry, kernel, recurrent_kernel, bias):
+    """An LSTM's (states h, carries c) [time, rows, units] over time-major `inputs` [time, rows, features], for
+    training: the gradient is written out, one product per step each way and one per weight over all steps."""
+    units = recurrent_kernel.shape[0]
+    flat, projected = _project(inputs, kernel, bias)
+    states, carries, gates = _loop(projected, mask, state, carry, recurrent_kernel, keep_gates=True)
+
+    def gradient(states_grad, carries_grad):
+        # With dh and dc the gradients reaching a step's new states: dc gains dh * o * (1 - tanh(c)^2); the gate
+        # pre-activations get [dc, dc, dc, dh] times each gate's term; the previous states get the recurrent
+        # product's gradient and dc * f. A masked step passes dh and dc through and gives its gates nothing.
+        real = tf.cast(mask, inputs.dtype)[..., None]
+        z_i, z_f, z_c, z_o = tf.split(gates, 4, 2)
+        i, f, o, candidate = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.sigmoid(z_o), tf.tanh(z_c)
+        previous_carries = tf.concat([carry[None], carries[:-1]], 0)
+        squashed = tf.tanh(carries)
+        to_carry = o * (1 - squashed * squashed) * real
+        to_gates = tf.concat([candidate * i * (1 - i), previous_carries * f * (1 - f), i * (1 - candidate * candidate),
+                              squashed * o * (1 - o)], 2) * real
+        carry_kept = f * real + (1 - real)
+        state_kept = 1 - real
+        recurrent_transposed = tf.transpose(recurrent_kernel)
+
+        def back(t, dh, dc, gate_grads):
+            dh = states_grad[t] + dh
+            dc = carries_grad[t] + dc + dh * to_carry[t]
+            dz = tf.concat([dc, dc, dc, dh], 1) * to_gates[t]
+            return (t - 1, tf.matmul(dz, recurrent_transposed) + dh * state_kept[t], dc * carry_kept[t],
+                    gate_grads.write(t, dz))
+
+        gate_grads = tf.TensorArray(inputs.dtype, size=tf.shape(inputs)[0],
+                                    element_shape=tf.TensorShape([None, 4 * units]))
+        _, state_grad, carry_grad, gate_grads = tf.while_loop(
+            lambda t, *_: t >= 0, back, (tf.shape(inputs)[0] - 1, tf.zeros_like(state), tf.zeros_like(carry),
+                                         gate_grads))
+        dz = tf.reshape(gate_grads.stack(), [-1, 4 * units])
+        previous_states = tf.reshape(tf.concat([state[None], states[:-1]], 0), [-1, units])
+        inputs_grad = tf.reshape(tf.matmul(dz, tf.transpose(kernel)), tf.shape(inputs))
+        return (inputs_grad, None, state_grad, carry_grad, tf.matmul(tf.transpose(flat), dz),
+                tf.matmul(tf.transpose(previous_states), dz), tf.reduce_sum(dz, 0))
+
+    return (states, carries), gradient
