@@ -166,3 +166,45 @@ def train_seq2seq_epochs(model, epochs_of_batches, learning_rate=1e-3):
             samples += len(source)
         timings.append((time.perf_counter() - started, samples))
     return timings
+
+
+class CharLSTM(nn.Module):
+    """The generation recipe's model: Embedding -> stacked LSTMs, dropout on each one's inputs -> next-character
+    logits at every step, the state carried from chunk to chunk (truncated BPTT)."""
+
+    def __init__(self, vocab_size, embedding_dim=64, units=512, num_layers=2, dropout=0.25):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.lstms = nn.ModuleList([nn.LSTM(embedding_dim if layer == 0 else units, units, batch_first=True)
+                                    for layer in range(num_layers)])
+        self.logits = nn.Linear(units, vocab_size)
+
+    def forward(self, ids, states):
+        x, carried = self.embedding(ids), []
+        for lstm, state in zip(self.lstms, states, strict=True):
+            x, state = lstm(self.dropout(x), state)
+            carried.append(tuple(part.detach() for part in state))  # truncated: no gradient into the last chunk
+        return self.logits(x), carried
+
+
+def tbptt_trainer(model, learning_rate=2e-3, clipnorm=5.0):
+    """A function training `model` on one (inputs, targets) numpy chunk a call, chunks in stream order with the
+    state carried between calls, each gradient clipped to `clipnorm` (Keras's clipnorm); it returns the loss."""
+    torch.set_flush_denormal(True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    model.train()
+    states = [None] * len(model.lstms)
+
+    def step(inputs, targets):
+        nonlocal states
+        optimizer.zero_grad()
+        logits, states = model(torch.from_numpy(inputs).long(), states)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(targets).long().flatten())
+        loss.backward()
+        for parameter in model.parameters():
+            nn.utils.clip_grad_norm_(parameter, clipnorm)
+        optimizer.step()
+        return loss.item()
+
+    return step

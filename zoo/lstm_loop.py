@@ -2,18 +2,22 @@
 
 `zoo.fuse_lstms` runs small LSTM layers on TensorFlow's fused `BlockLSTMV2` kernel (zoo/fused.py), whose matrix
 products are Eigen's; at generation's sizes they are slower than Keras's own loop, whose products are oneDNN's. This
-loop keeps oneDNN's products and does once what Keras's loop does per step. One layer's training step (batch 64, 100
-steps, forward and all gradients, TensorFlow's default threads; scratch timing, medians of 5 x 3 steps):
+loop keeps oneDNN's products and does once what Keras's loop does per step. One layer's training step (64 rows, 100
+steps, as many input features as units; forward and all gradients; TensorFlow's default threads; `python
+bench/lstm_loop_speed.py`, medians of 5 rounds):
 
 | units | Keras's loop | fused kernel | this loop | PyTorch's `nn.LSTM` |
 |---:|---:|---:|---:|---:|
-| 512 | 815-846 ms | | 525-541 ms | 461-474 ms |
-| 256 | 220 ms | 330 ms | 168 ms | 128 ms |
-| 128 | 48 ms | 112 ms | 65 ms | 48 ms |
+| 512 | 833 ms | 1,279 ms | 528 ms | 463 ms |
+| 256 | 215 ms | 356 ms | 172 ms | 128 ms |
+| 128 | 49 ms | 104 ms | 60 ms | 44 ms |
 
-So layers of `LOOP_UNITS` and more run it, and smaller ones keep the fused kernel, where the sentiment recipe measured
-it (bench/README.md). Stateful layers (truncated BPTT) run it at any size: the fused kernel's wrapper knows no
-carried state.
+So layers of `LOOP_UNITS` and more run this loop. Smaller ones keep the fused kernel: in this table Keras's loop is
+the fastest at 128 units, but the sentiment recipe's BiLSTM(64) on its threads (one core per direction) trained
+1.5-1.8x faster on the kernel than on Keras's loop (bench/README.md). Stateful layers (truncated BPTT) run this loop
+at any size: the kernel's wrapper carries no state. At inference the loop and the kernel are close at 256 and 512
+units (100 steps, one row: 4.2 and 16.1 ms against 3.9 and 14.1 ms; 64 rows: 55 and 173 ms against 69 and 230;
+scratch timing), so one rule serves both.
 
 What the loop keeps, and what it moves out:
 - the inputs of every step are projected in one product before the loop; their gradient, the kernel's and the
