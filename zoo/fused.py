@@ -15,8 +15,9 @@ assumes another gate order and gives wrong gradients, so the layer here pairs it
 Input dropout is Keras's: one mask per row and feature for every step; a layer with recurrent dropout trains on
 Keras's loop, the only one that has it.
 
-Wide layers (`zoo.lstm_loop.LOOP_UNITS` units and more), where this kernel's products are slower than Keras's, and
-stateful layers run `zoo.lstm_loop`'s loop with its gradient written out instead (that module has the figures).
+Wide layers in training (`zoo.lstm_loop.LOOP_UNITS` units and more), where this kernel's products are slower than
+Keras's, and stateful layers run `zoo.lstm_loop`'s loop with its gradient written out instead (that module has the
+figures).
 
 TensorFlow backend only. `fuse_lstms(model)` is a copy of a model sharing its weights: train it or serve it, and
 save the original.
@@ -31,9 +32,10 @@ from zoo import lstm_loop
 
 def fuse_lstms(model):
     """A model computing what `model` computes, sharing its weights, whose LSTM layers (alone or under
-    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded (wide and stateful ones
-    `zoo.lstm_loop`); training it trains `model`. Layers it cannot run exactly (other cells, activations other than
-    tanh/sigmoid, layers that return states) stay as they are. Nested functional models are rewritten too."""
+    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded (wide ones in training
+    and stateful ones `zoo.lstm_loop`); training it trains `model`. Layers it cannot run exactly (other cells,
+    activations other than tanh/sigmoid, layers that return states) stay as they are. Nested functional models are
+    rewritten too."""
     return rewrite_layers(model, can_fuse, lambda layer: FusedLSTM(layer, name=f"{layer.name}_fused"),
                           "fuse_lstms")
 
@@ -103,16 +105,16 @@ class FusedWrapper(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="zoo")
 class FusedLSTM(FusedWrapper):
     """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel, or
-    by `zoo.lstm_loop` where that is faster or the layer is stateful (`lstm_loop.runs_loop`). It shares `layer`'s
-    weights and falls back to `layer` itself for a kernel batch whose mask is not right-padded, and for training
-    with recurrent dropout."""
+    by `zoo.lstm_loop` in training where that is faster, or for a stateful layer (`lstm_loop.runs_loop`). It shares
+    `layer`'s weights and falls back to `layer` itself for a kernel batch whose mask is not right-padded, and for
+    training with recurrent dropout."""
 
     fits, runner = staticmethod(can_fuse), "the fused LSTM kernel"
 
     def call(self, inputs, mask=None, training=False):
         if training and any(lstm.recurrent_dropout > 0 for lstm in self._directions()):
             return self.layer(inputs, mask=mask, training=True)
-        if any(lstm_loop.runs_loop(lstm) for lstm in self._directions()):
+        if any(lstm_loop.runs_loop(lstm, training) for lstm in self._directions()):
             return self._merged([lstm_loop.run(lstm, inputs, mask, training) for lstm in self._directions()])
         if mask is None:
             return self._fused(inputs, tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1]), training)

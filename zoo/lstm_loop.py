@@ -1,4 +1,5 @@
-"""The fast path for large and stateful LSTM layers on CPU: an LSTM loop with its gradient written out.
+"""The fast path for training wide LSTM layers, and for stateful ones, on CPU: an LSTM loop with its gradient
+written out.
 
 `zoo.fuse_lstms` runs small LSTM layers on TensorFlow's fused `BlockLSTMV2` kernel (zoo/fused.py), whose matrix
 products are Eigen's; at generation's sizes they are slower than Keras's own loop, whose products are oneDNN's. This
@@ -12,12 +13,13 @@ bench/lstm_loop_speed.py`, medians of 5 rounds):
 | 256 | 215 ms | 356 ms | 172 ms | 128 ms |
 | 128 | 49 ms | 104 ms | 60 ms | 44 ms |
 
-So layers of `LOOP_UNITS` and more run this loop. Smaller ones keep the fused kernel: in this table Keras's loop is
-the fastest at 128 units, but the sentiment recipe's BiLSTM(64) on its threads (one core per direction) trained
-1.5-1.8x faster on the kernel than on Keras's loop (bench/README.md). Stateful layers (truncated BPTT) run this loop
-at any size: the kernel's wrapper carries no state. At inference the loop and the kernel are close at 256 and 512
-units (100 steps, one row: 4.2 and 16.1 ms against 3.9 and 14.1 ms; 64 rows: 55 and 173 ms against 69 and 230;
-scratch timing), so one rule serves both.
+So layers of `LOOP_UNITS` and more train on this loop, and narrower ones on the fused kernel: with the sentiment
+recipe's threads (intra-op 1, inter-op 2), a BiLSTM over 64 x 400 masked steps trained in 130 ms on this loop, 103 ms
+on the kernel and 151 ms on Keras's loop at 64 units, and in 304 / 322 / 298 ms at 128 units (embedding 128: 350 /
+418 / 343; scratch timing). At inference the kernel stays ahead at every width measured (that BiLSTM over 200 steps,
+one row: 3.1 ms on the kernel against 7.7 ms on this loop at 128 units, 5.1 against 7.8 at 256; 64 rows: 37.7
+against 43.0 and 101.9 against 111.2), so the exports keep it. Stateful layers (truncated BPTT) run this loop at any
+width, training or not: the kernel's wrapper carries no state.
 
 What the loop keeps, and what it moves out:
 - the inputs of every step are projected in one product before the loop; their gradient, the kernel's and the
@@ -36,12 +38,13 @@ alone, which a SavedModel can hold. TensorFlow backend only.
 import keras
 import tensorflow as tf
 
-LOOP_UNITS = 256  # LSTM layers this wide and wider run this loop instead of the fused kernel (table above)
+LOOP_UNITS = 128  # LSTM layers this wide and wider train on this loop instead of the fused kernel (see above)
 
 
-def runs_loop(layer):
-    """Whether `zoo.fuse_lstms` runs LSTM `layer` on this loop: a stateful layer, or one of `LOOP_UNITS` or more."""
-    return layer.stateful or layer.cell.units >= LOOP_UNITS
+def runs_loop(layer, training):
+    """Whether `zoo.fuse_lstms` runs LSTM `layer` on this loop: a stateful layer, or in training one of `LOOP_UNITS`
+    units or more."""
+    return layer.stateful or (training and layer.cell.units >= LOOP_UNITS)
 
 
 def run(layer, inputs, mask, training):

@@ -1,5 +1,5 @@
-"""zoo.lstm_loop: wide and stateful LSTM layers run a loop with its gradient written out, giving Keras's outputs,
-gradients and carried states for any mask."""
+"""zoo.lstm_loop: wide LSTM layers in training and stateful ones at any time run a loop with its gradient written
+out, giving Keras's outputs, gradients and carried states for any mask."""
 
 import keras
 import numpy as np
@@ -24,7 +24,6 @@ def scattered_mask(rows, steps, seed):
     return tf.constant(mask)
 
 
-@pytest.mark.usefixtures("every_layer_runs_the_loop")
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -35,11 +34,28 @@ def test_a_layer_gives_keras_outputs_for_any_mask(go_backwards, zero_output_for_
     inputs = tf.random.stateless_normal([6, 9, 4], seed=[1, 2])
     mask = scattered_mask(6, 9, seed=0)
     expected = layer(inputs, mask=mask)
-    graph = tf.function(lambda x: FusedLSTM(layer)(x, mask=mask, training=training)).get_concrete_function(
-        inputs).graph
-    assert "BlockLSTMV2" not in {op.type for op in graph.get_operations()}  # the loop ran, not the fused kernel
-    np.testing.assert_allclose(FusedLSTM(layer)(inputs, mask=mask, training=training), expected, atol=1e-6)
-    np.testing.assert_allclose(FusedLSTM(layer)(inputs, training=training), layer(inputs), atol=1e-6)
+    np.testing.assert_allclose(lstm_loop.run(layer, inputs, mask, training), expected, atol=1e-6)
+    np.testing.assert_allclose(lstm_loop.run(layer, inputs, None, training), layer(inputs), atol=1e-6)
+
+
+def kernel_ops(layer, training):
+    """The op types of a FusedLSTM of `layer` traced for `training`."""
+    inputs = tf.zeros([2, 3, 4])
+    graph = tf.function(lambda x: FusedLSTM(layer)(x, training=training)).get_concrete_function(inputs).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_wide_layers_train_on_the_loop_serve_on_the_kernel_and_stateful_ones_always_run_the_loop():
+    wide, narrow = keras.layers.LSTM(lstm_loop.LOOP_UNITS), keras.layers.LSTM(lstm_loop.LOOP_UNITS - 1)
+    stateful = keras.layers.LSTM(3, stateful=True)
+    for layer in (wide, narrow):
+        layer(tf.zeros([2, 3, 4]))
+    stateful(tf.zeros([2, 3, 4]))
+    assert "BlockLSTMV2" not in kernel_ops(wide, training=True)
+    assert "BlockLSTMV2" in kernel_ops(wide, training=False)
+    assert "BlockLSTMV2" in kernel_ops(narrow, training=True)
+    assert {"BlockLSTMV2" in kernel_ops(stateful, training) for training in (False, True)} == {False}
+    assert can_fuse(stateful)
 
 
 @pytest.mark.usefixtures("every_layer_runs_the_loop")
@@ -63,13 +79,6 @@ def test_gradients_are_keras_gradients_for_any_mask(layer):
 
     for expected, got in zip(gradients(layer), gradients(FusedLSTM(layer)), strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-5)
-
-
-def test_wide_and_stateful_layers_run_the_loop_and_small_ones_the_kernel():
-    assert lstm_loop.runs_loop(keras.layers.LSTM(lstm_loop.LOOP_UNITS))
-    assert lstm_loop.runs_loop(keras.layers.LSTM(3, stateful=True))
-    assert not lstm_loop.runs_loop(keras.layers.LSTM(lstm_loop.LOOP_UNITS - 1))
-    assert can_fuse(keras.layers.LSTM(3, stateful=True))
 
 
 def stateful_lm(units):
