@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from zoo.fused import MERGES, FusedWrapper, can_fuse, fuse_lstms, fuses_every_layer, rewrite_layers
+from zoo.loop_io import in_reading_order, keras_outputs
 
 LOOPS = 2  # independent loops per layer: a Bidirectional's two directions, or a lone GRU's two batch halves
 
@@ -111,13 +112,8 @@ def _run(layer, inputs, mask, initial_state, training, chains):
     the last step's output [batch, units]. The batch runs as `chains` independent loops over its parts."""
     cell = layer.cell
     dtype = inputs.dtype
-    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
-    if training and cell.dropout > 0:  # Keras's input dropout: one mask per row and feature, for every step
-        inputs = inputs * keras.random.dropout(tf.ones_like(inputs[:, 0]), cell.dropout,
-                                               seed=cell.seed_generator)[:, None]
-    mask = tf.ones([batch, steps], tf.bool) if mask is None else tf.cast(mask, tf.bool)
-    if layer.go_backwards:  # Keras reads the whole padded row backwards
-        inputs, mask = tf.reverse(inputs, [1]), tf.reverse(mask, [1])
+    batch = tf.shape(inputs)[0]
+    inputs, mask = in_reading_order(layer, inputs, mask, training)
     state = tf.zeros([batch, cell.units], dtype) if initial_state is None else tf.cast(initial_state, dtype)
     bias = tf.cast(cell.bias, dtype) if cell.use_bias else tf.zeros([2, 3 * cell.units], dtype)
     kernel, recurrent_kernel = tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype)
@@ -126,11 +122,7 @@ def _run(layer, inputs, mask, initial_state, training, chains):
     parts = [_chain(x, m, h, kernel, recurrent_kernel, bias, cell.units, states_of)
              for x, m, h in zip(tf.split(inputs, sizes), tf.split(mask, sizes), tf.split(state, sizes))]
     states = tf.transpose(tf.concat(parts, 1), [1, 0, 2])  # [batch, time, units]
-    # Keras's loop starts its previous output at zeros: before a row's first real step its outputs are zero
-    shown = mask if layer.zero_output_for_mask else tf.cast(tf.cumsum(tf.cast(mask, tf.int32), 1), tf.bool)
-    outputs = tf.where(shown[..., None], states, tf.zeros_like(states))
-    final_state = states[:, -1]
-    return (outputs if layer.return_sequences else outputs[:, -1]), final_state
+    return keras_outputs(layer, states, mask), states[:, -1]
 
 
 def _chain(inputs, mask, state, kernel, recurrent_kernel, bias, units, states_of):

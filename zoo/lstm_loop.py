@@ -35,8 +35,9 @@ carried state is read from and written back to the layer's state variables) and 
 alone, which a SavedModel can hold. TensorFlow backend only.
 """
 
-import keras
 import tensorflow as tf
+
+from zoo.loop_io import in_reading_order, keras_outputs
 
 LOOP_UNITS = 128  # LSTM layers this wide and wider train on this loop instead of the fused kernel (see above)
 
@@ -53,17 +54,11 @@ def run(layer, inputs, mask, training):
     [batch, units]. A stateful layer starts from its state variables and leaves its final states in them."""
     cell = layer.cell
     dtype = inputs.dtype
-    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
-    if training and cell.dropout > 0:  # Keras's input dropout: one mask per row and feature, for every step
-        inputs = inputs * keras.random.dropout(tf.ones_like(inputs[:, 0]), cell.dropout,
-                                               seed=cell.seed_generator)[:, None]
-    mask = tf.ones([batch, steps], tf.bool) if mask is None else tf.cast(mask, tf.bool)
-    if layer.go_backwards:  # Keras reads the whole padded row backwards
-        inputs, mask = tf.reverse(inputs, [1]), tf.reverse(mask, [1])
+    inputs, mask = in_reading_order(layer, inputs, mask, training)
     if layer.stateful:
         state, carry = (tf.cast(tf.convert_to_tensor(variable), dtype) for variable in layer.states)
     else:
-        state = carry = tf.zeros([batch, cell.units], dtype)
+        state = carry = tf.zeros([tf.shape(inputs)[0], cell.units], dtype)
     bias = cell.bias if cell.use_bias else tf.zeros([4 * cell.units], dtype)
     weights = [tf.cast(tf.convert_to_tensor(weight), dtype) for weight in (cell.kernel, cell.recurrent_kernel, bias)]
     sequence = _lstm_sequence if training else _lstm_sequence_forward
@@ -71,11 +66,7 @@ def run(layer, inputs, mask, training):
     if layer.stateful:
         for variable, final in zip(layer.states, (states[-1], carries[-1])):
             variable.assign(tf.cast(final, variable.dtype))
-    states = tf.transpose(states, [1, 0, 2])  # [batch, time, units]
-    # Keras's loop starts its previous output at zeros: before a row's first real step its outputs are zero
-    shown = mask if layer.zero_output_for_mask else tf.cast(tf.cumsum(tf.cast(mask, tf.int32), 1), tf.bool)
-    outputs = tf.where(shown[..., None], states, tf.zeros_like(states))
-    return outputs if layer.return_sequences else outputs[:, -1]
+    return keras_outputs(layer, tf.transpose(states, [1, 0, 2]), mask)
 
 
 def _loop(projected, mask, state, carry, recurrent_kernel, keep_gates):

@@ -195,3 +195,14 @@ def causal_step_logits(model, data):
         out = step({key: tf.constant(x[:, t:t + 1]), **{n: out[n] for n in names}})
         logits.append(np.asarray(out["logits"]))
     return np.concatenate(logits, axis=1)
+
+
+def gradients_through(run, layer, inputs, mask):
+    """The gradients of `inputs` and of `layer`'s weights of a fixed weighting of what `run` (`layer` itself, or a
+    fast path wrapping it) outputs in training: a sequence [batch, time, units] or a last output [batch, units]."""
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = run(inputs, mask=mask, training=True)
+        weights = tf.random.stateless_normal([inputs.shape[1], outputs.shape[-1]], seed=[7, 8])
+        loss = tf.reduce_sum((outputs if outputs.shape.rank == 3 else outputs[:, None]) * weights)
+    return tape.gradient(loss, [inputs, *layer.trainable_variables])

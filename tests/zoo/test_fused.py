@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from tests.zoo.harness import gradients_through
 from zoo.fused import FusedLSTM, can_fuse
 from zoo.fused_gru import FusedGRU
 
@@ -124,16 +125,8 @@ def test_gradients_are_keras_gradients(layer):
     mask = tf.sequence_mask([7, 2, 0, 5], 7)
     layer(inputs, mask=mask)
     fused = FusedLSTM(layer)
-    weights = tf.random.stateless_normal([7, 10 if isinstance(layer, keras.layers.Bidirectional) else 5], seed=[7, 8])
-
-    def gradients(run):
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            outputs = run(inputs, mask=mask, training=True)
-            loss = tf.reduce_sum((outputs if outputs.shape.rank == 3 else outputs[:, None]) * weights)
-        return tape.gradient(loss, [inputs, *layer.trainable_variables])
-
-    for expected, got in zip(gradients(layer), gradients(fused), strict=True):
+    for expected, got in zip(gradients_through(layer, layer, inputs, mask),
+                             gradients_through(fused, layer, inputs, mask), strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
