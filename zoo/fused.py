@@ -59,8 +59,7 @@ def can_fuse(layer):
     `zoo.lstm_loop`) computes."""
     if isinstance(layer, keras.layers.Bidirectional):
         return layer.merge_mode in MERGES and can_fuse(layer.forward_layer) and can_fuse(layer.backward_layer)
-    return (isinstance(layer, keras.layers.LSTM) and not layer.return_state
-            and layer.cell.activation is keras.activations.tanh
+    return (isinstance(layer, keras.layers.LSTM) and layer.cell.activation is keras.activations.tanh
             and layer.cell.recurrent_activation is keras.activations.sigmoid)
 
 
@@ -91,7 +90,7 @@ class FusedWrapper(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
 
-    def compute_output_shape(self, inputs_shape):
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None):  # Keras names both of call's inputs
         return self.layer.compute_output_shape(inputs_shape)
 
     def get_config(self):  # Keras's callbacks describe the model (TensorBoard writes its JSON)
@@ -111,11 +110,14 @@ class FusedLSTM(FusedWrapper):
 
     fits, runner = staticmethod(can_fuse), "the fused LSTM kernel"
 
-    def call(self, inputs, mask=None, training=False):
+    def call(self, inputs, initial_state=None, mask=None, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
         if training and any(lstm.recurrent_dropout > 0 for lstm in self._directions()):
-            return self.layer(inputs, mask=mask, training=True)
-        if any(lstm_loop.runs_loop(lstm, training) for lstm in self._directions()):
-            return self._merged([lstm_loop.run(lstm, inputs, mask, training) for lstm in self._directions()])
+            return self.layer(inputs, initial_state=initial_state, mask=mask, training=True)
+        if (initial_state is not None or self.layer.return_state
+                or any(lstm_loop.runs_loop(lstm, training) for lstm in self._directions())):
+            return self._looped(inputs, initial_state, mask, training)
         if mask is None:
             return self._fused(inputs, tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1]), training)
         mask = tf.cast(mask, tf.bool)
@@ -123,6 +125,16 @@ class FusedLSTM(FusedWrapper):
         right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
         return tf.cond(right_padded, lambda: self._fused(inputs, lengths, training),
                        lambda: self.layer(inputs, mask=mask, training=training))
+
+    def _looped(self, inputs, initial_state, mask, training):
+        """The layer's call on `zoo.lstm_loop`, initial and returned states included (the kernel's wrapper here
+        takes neither): Keras's [h, c] per direction, a Bidirectional's forward pair first."""
+        directions = self._directions()
+        states = [None] * len(directions) if initial_state is None else list(initial_state)
+        pairs = [states[i:i + 2] for i in range(0, len(states), 2)] if initial_state is not None else states
+        runs = [lstm_loop.run(lstm, inputs, mask, training, pair) for lstm, pair in zip(directions, pairs, strict=True)]
+        outputs = self._merged([output for output, _ in runs])
+        return [outputs, *(state for _, final in runs for state in final)] if self.layer.return_state else outputs
 
     def _fused(self, inputs, lengths, training):
         return self._merged([_run(lstm, inputs, lengths, training) for lstm in self._directions()])

@@ -101,9 +101,6 @@ class FusedGRU(FusedWrapper):
         outputs = MERGES[self.layer.merge_mode](forward, backward)
         return [outputs, forward_state, backward_state] if self.layer.return_state else outputs
 
-    def compute_output_shape(self, inputs_shape, initial_state_shape=None):  # Keras names both of call's inputs
-        return self.layer.compute_output_shape(inputs_shape)
-
 
 
 def _run(layer, inputs, mask, initial_state, training, chains):

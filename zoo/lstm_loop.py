@@ -48,14 +48,17 @@ def runs_loop(layer, training):
     return layer.stateful or (training and layer.cell.units >= LOOP_UNITS)
 
 
-def run(layer, inputs, mask, training):
-    """One LSTM layer's outputs as Keras gives them: [batch, time, units] in reading order with `return_sequences`
-    (zeros, or the last real output, at masked steps as `zero_output_for_mask` says), else the last step's output
-    [batch, units]. A stateful layer starts from its state variables and leaves its final states in them."""
+def run(layer, inputs, mask, training, initial_state=None):
+    """One LSTM layer's (outputs as Keras gives them, final states [h, c]): outputs [batch, time, units] in reading
+    order with `return_sequences` (zeros, or the last real output, at masked steps as `zero_output_for_mask` says),
+    else the last step's output [batch, units]. It starts from `initial_state` ([h, c]), else a stateful layer's
+    state variables, else zeros; a stateful layer is left holding its final states."""
     cell = layer.cell
     dtype = inputs.dtype
     inputs, mask = in_reading_order(layer, inputs, mask, training)
-    if layer.stateful:
+    if initial_state is not None:
+        state, carry = (tf.cast(part, dtype) for part in initial_state)
+    elif layer.stateful:
         state, carry = (tf.cast(tf.convert_to_tensor(variable), dtype) for variable in layer.states)
     else:
         state = carry = tf.zeros([tf.shape(inputs)[0], cell.units], dtype)
@@ -63,10 +66,11 @@ def run(layer, inputs, mask, training):
     weights = [tf.cast(tf.convert_to_tensor(weight), dtype) for weight in (cell.kernel, cell.recurrent_kernel, bias)]
     sequence = _lstm_sequence if training else _lstm_sequence_forward
     states, carries = sequence(tf.transpose(inputs, [1, 0, 2]), tf.transpose(mask), state, carry, *weights)
+    final = [states[-1], carries[-1]]
     if layer.stateful:
-        for variable, final in zip(layer.states, (states[-1], carries[-1])):
-            variable.assign(tf.cast(final, variable.dtype))
-    return keras_outputs(layer, tf.transpose(states, [1, 0, 2]), mask)
+        for variable, value in zip(layer.states, final):
+            variable.assign(tf.cast(value, variable.dtype))
+    return keras_outputs(layer, tf.transpose(states, [1, 0, 2]), mask), final
 
 
 def _loop(projected, mask, state, carry, recurrent_kernel, keep_gates):

@@ -55,8 +55,9 @@ class Config(DistributionFlags):
     # batch of 64), unlike the sentiment LSTM.
     xla: bool = flag(False, "compile the training step with XLA")
     fused_gru: bool = flag(True, "train GRU layers on the zoo's GRU loop with its gradient written out "
-                                 "(zoo.fuse_grus: the same results, faster steps on CPU; see bench/README.md); Keras's "
-                                 "own loop with --no-fused-gru, --xla, a GPU (cuDNN) or a distributed strategy")
+                                 "(zoo.fuse_grus: the same results, faster steps on CPU; see bench/README.md), and "
+                                 "LSTM layers (--cell lstm) on zoo.fuse_lstms' loop; Keras's own loop with "
+                                 "--no-fused-gru, --xla, a GPU (cuDNN) or a distributed strategy")
     seed: int = flag(0, "random seed: the same seed gives the same result on the same machine")
     # evaluation and export
     beam_width: int = flag(5, "beams kept by beam search (evaluation and the export's beam_search signature)")
@@ -155,7 +156,7 @@ def train(cfg):
 def build_model(cfg, subwords, fused=False):
     """The zoo's seq2seq for these flags and subword vocabularies ({"source", "target"}), and what trains it,
     compiled for `fit`: the model itself, or with `fused` a copy sharing its weights whose GRUs run
-    `zoo.fuse_grus`'s loop."""
+    `zoo.fuse_grus`'s loop and LSTMs `zoo.fuse_lstms`' paths (`zoo.fuse_recurrent`)."""
     import keras
 
     import zoo
@@ -165,7 +166,7 @@ def build_model(cfg, subwords, fused=False):
                       target_embedding_dim=cfg.embedding_dim, cell=cfg.cell, units=cfg.units,
                       num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
                       attention=cfg.attention)
-    trainer = zoo.fuse_grus(model) if fused else model
+    trainer = zoo.fuse_recurrent(model) if fused else model
     # The logits carry the decoder's padding mask, so Keras counts real target tokens only in the loss and accuracy.
     # zoo.SparseCrossEntropy: Keras's sparse cross-entropy from logits, 1.8x faster at 4,336 subwords on CPU.
     trainer.compile(optimizer=zoo.FusedAdam(cfg.learning_rate, clipnorm=1.0), loss=zoo.SparseCrossEntropy(),

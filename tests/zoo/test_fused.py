@@ -71,7 +71,6 @@ def test_only_layers_it_computes_exactly_are_fused():
     assert can_fuse(keras.layers.Bidirectional(keras.layers.LSTM(3)))
     assert not can_fuse(keras.layers.GRU(3))
     assert not can_fuse(keras.layers.LSTM(3, activation="relu"))
-    assert not can_fuse(keras.layers.LSTM(3, return_state=True))
     assert not can_fuse(keras.layers.Bidirectional(keras.layers.LSTM(3), merge_mode=None))
     with pytest.raises(ValueError, match="cannot run on the fused LSTM kernel"):
         FusedLSTM(keras.layers.GRU(3))

@@ -35,8 +35,8 @@ def test_a_layer_gives_keras_outputs_for_any_mask(go_backwards, zero_output_for_
     inputs = tf.random.stateless_normal([6, 9, 4], seed=[1, 2])
     mask = scattered_mask(6, 9, seed=0)
     expected = layer(inputs, mask=mask)
-    np.testing.assert_allclose(lstm_loop.run(layer, inputs, mask, training), expected, atol=1e-6)
-    np.testing.assert_allclose(lstm_loop.run(layer, inputs, None, training), layer(inputs), atol=1e-6)
+    np.testing.assert_allclose(lstm_loop.run(layer, inputs, mask, training)[0], expected, atol=1e-6)
+    np.testing.assert_allclose(lstm_loop.run(layer, inputs, None, training)[0], layer(inputs), atol=1e-6)
 
 
 def kernel_ops(layer, training):
@@ -115,4 +115,59 @@ def test_training_a_stateful_copy_trains_the_model_as_keras_would():
     np.testing.assert_allclose(loop_losses, keras_losses, rtol=1e-4)
     assert loop_losses[-1] < loop_losses[0]
     for expected, got in zip(keras_weights, loop_weights, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("layer", [
+    keras.layers.LSTM(5, return_sequences=True, return_state=True),
+    keras.layers.LSTM(5, return_state=True, go_backwards=True),
+    keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True, return_state=True)),
+], ids=["sequences", "backwards", "bidirectional"])
+@pytest.mark.parametrize("training", [False, True])
+def test_initial_and_returned_states_are_keras_states_and_gradients(layer, training):
+    inputs = tf.random.stateless_normal([5, 7, 3], seed=[3, 4])
+    mask = scattered_mask(5, 7, seed=2)
+    pairs = 2 if isinstance(layer, keras.layers.Bidirectional) else 1
+    states = [tf.random.stateless_normal([5, 5], seed=[5, i]) for i in range(2 * pairs)]
+    layer(inputs, initial_state=states, mask=mask)
+
+    def answers(run):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, *states])
+            outputs = run(inputs, initial_state=states, mask=mask, training=training)
+            # every output and state weighed differently, so each one's gradient path counts
+            loss = sum(tf.reduce_sum(o * tf.sin(tf.reshape(tf.range(tf.size(o), dtype=o.dtype), tf.shape(o))))
+                       for o in outputs)
+        return outputs, tape.gradient(loss, [inputs, *states, *layer.trainable_variables])
+
+    (expected, expected_grads), (got, got_grads) = answers(layer), answers(FusedLSTM(layer))
+    assert len(got) == len(expected) == 1 + 2 * pairs
+    for want, have in zip([*expected, *expected_grads], [*got, *got_grads], strict=True):
+        np.testing.assert_allclose(have, want, atol=1e-5)
+
+
+def test_a_seq2seq_model_with_lstm_cells_runs_every_lstm_fused_and_trains_as_keras_would():
+    def model():
+        keras.utils.set_random_seed(0)
+        return zoo.build("seq2seq", input="tokens", vocab_size=30, target_vocab_size=20, embedding_dim=6,
+                         target_embedding_dim=6, cell="lstm", units=8, bidirectional=True)
+
+    rng = np.random.default_rng(3)
+    source, previous = rng.integers(1, 30, (8, 7)).astype("int32"), rng.integers(1, 20, (8, 5)).astype("int32")
+    source[2:, 5:], previous[3:, 4:] = 0, 0  # padding on both sides
+    targets = rng.integers(1, 20, (8, 5)).astype("int32")
+    inputs = {"tokens": source, "previous_tokens": previous}
+    plain = model()
+    fused = zoo.fuse_lstms(plain)
+    assert zoo.fuses_every_layer(plain) and sum(isinstance(layer, FusedLSTM) for layer in fused.layers) == 2
+    np.testing.assert_allclose(fused(inputs), plain(inputs), atol=1e-5)
+    trained = []
+    for fuse in (False, True):
+        original = model()
+        trainer = zoo.fuse_lstms(original) if fuse else original
+        trainer.compile(optimizer=keras.optimizers.Adam(0.01),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        trainer.fit(inputs, targets, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        trained.append(original.get_weights())
+    for expected, got in zip(*trained, strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-4)

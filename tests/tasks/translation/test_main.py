@@ -6,6 +6,7 @@ import shutil
 import sys
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -24,7 +25,8 @@ from tasks.translation.subwords import END_ID, Subwords
 from tests.tasks.cli_errors import command_line_error, user_error
 from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.test_recipe_contract import warmup_calls
-from tests.tasks.translation.conftest import TINY
+from tests.tasks.translation.conftest import TINY, run_recipe
+from zoo import lstm_loop
 
 pytestmark = SHARES_TRAINED_RUNS
 
@@ -53,6 +55,13 @@ def test_run_writes_metrics_plots_and_a_versioned_export(trained):
     # It trained on zoo.fuse_grus's copy (the default on CPU); the export holds the plain Keras model.
     config = zipfile.ZipFile(export / "assets.extra" / "model.keras").read("config.json").decode()
     assert '"class_name": "ZooModel"' in config and "Fused" not in config
+
+
+def test_lstm_cells_train_on_the_zoo_lstm_loop(tmp_path):
+    with mock.patch.object(lstm_loop, "run", wraps=lstm_loop.run) as loop:
+        metrics = run_recipe(tmp_path, "--cell", "lstm", "--epochs", "1")
+    assert any(call.args[3] for call in loop.call_args_list)  # a call with training=True: the encoder and decoder
+    assert Path(metrics["export"]).exists()
 
 
 def test_export_translates_strings_and_equals_a_python_loop_over_the_keras_model(trained):
