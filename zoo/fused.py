@@ -16,8 +16,8 @@ Input dropout is Keras's: one mask per row and feature for every step; a layer w
 Keras's loop, the only one that has it.
 
 Wide layers in training (`zoo.lstm_loop.LOOP_UNITS` units and more), where this kernel's products are slower than
-Keras's, and stateful layers run `zoo.lstm_loop`'s loop with its gradient written out instead (that module has the
-figures).
+Keras's, and stateful layers, calls with initial states and layers that return their states run `zoo.lstm_loop`'s
+loop with its gradient written out instead (that module has the figures).
 
 TensorFlow backend only. `fuse_lstms(model)` is a copy of a model sharing its weights: train it or serve it, and
 save the original.
@@ -32,10 +32,10 @@ from zoo import lstm_loop
 
 def fuse_lstms(model):
     """A model computing what `model` computes, sharing its weights, whose LSTM layers (alone or under
-    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded (wide ones in training
-    and stateful ones `zoo.lstm_loop`); training it trains `model`. Layers it cannot run exactly (other cells,
-    activations other than tanh/sigmoid, layers that return states) stay as they are. Nested functional models are
-    rewritten too."""
+    Bidirectional) run TensorFlow's fused sequence kernel when their masks are right-padded (wide ones in training,
+    stateful ones and ones with initial or returned states `zoo.lstm_loop`); training it trains `model`. Layers it
+    cannot run exactly (other cells, activations other than tanh/sigmoid) stay as they are. Nested functional models
+    are rewritten too."""
     return rewrite_layers(model, can_fuse, lambda layer: FusedLSTM(layer, name=f"{layer.name}_fused"),
                           "fuse_lstms")
 
@@ -104,7 +104,8 @@ class FusedWrapper(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="zoo")
 class FusedLSTM(FusedWrapper):
     """`layer` (an LSTM or a Bidirectional of LSTMs, see `can_fuse`) run by TensorFlow's `BlockLSTMV2` kernel, or
-    by `zoo.lstm_loop` in training where that is faster, or for a stateful layer (`lstm_loop.runs_loop`). It shares
+    by `zoo.lstm_loop` in training where that is faster, for a stateful layer (`lstm_loop.runs_loop`), and for
+    initial or returned states. It takes the same call arguments and returns what `layer` returns; it shares
     `layer`'s weights and falls back to `layer` itself for a kernel batch whose mask is not right-padded, and for
     training with recurrent dropout."""
 

@@ -1,5 +1,5 @@
-"""The fast path for training wide LSTM layers, and for stateful ones, on CPU: an LSTM loop with its gradient
-written out.
+"""The fast path for training wide LSTM layers, and for stateful ones and ones with initial or returned states, on
+CPU: an LSTM loop with its gradient written out.
 
 `zoo.fuse_lstms` runs small LSTM layers on TensorFlow's fused `BlockLSTMV2` kernel (zoo/fused.py), whose matrix
 products are Eigen's; at generation's sizes they are slower than Keras's own loop, whose products are oneDNN's. This
@@ -19,7 +19,9 @@ on the kernel and 151 ms on Keras's loop at 64 units, and in 304 / 322 / 298 ms 
 418 / 343; scratch timing). At inference the kernel stays ahead at every width measured (that BiLSTM over 200 steps,
 one row: 3.1 ms on the kernel against 7.7 ms on this loop at 128 units, 5.1 against 7.8 at 256; 64 rows: 37.7
 against 43.0 and 101.9 against 111.2), so the exports keep it. Stateful layers (truncated BPTT) run this loop at any
-width, training or not: the kernel's wrapper carries no state.
+width, training or not, and so do layers called with initial states or returning theirs (a seq2seq's encoder and
+decoder): the kernel's wrapper carries no state. The translation recipe with `--cell lstm` (BiLSTM(256) encoder,
+LSTM(256) decoder, 3,600 pairs) trained its second epoch in 3.9 s on this loop against 5.1 s on Keras's.
 
 What the loop keeps, and what it moves out:
 - the inputs of every step are projected in one product before the loop; their gradient, the kernel's and the
@@ -29,10 +31,10 @@ What the loop keeps, and what it moves out:
   operand took 2.1 ms a step here against 0.8 ms) and a few elementwise ops, from gate terms computed for all steps
   at once.
 
-Exact for any mask (masked steps carry both states, as Keras's loop does), `go_backwards`, stateful layers (the
-carried state is read from and written back to the layer's state variables) and Keras's input dropout
-(implementation 2: one mask per row and feature for every step). Inference (`training=False`) runs the forward loop
-alone, which a SavedModel can hold. TensorFlow backend only.
+Exact for any mask (masked steps carry both states, as Keras's loop does), `go_backwards`, initial and returned
+states, stateful layers (the carried state is read from and written back to the layer's state variables) and
+Keras's input dropout (implementation 2: one mask per row and feature for every step). Inference (`training=False`)
+runs the forward loop alone, which a SavedModel can hold. TensorFlow backend only.
 """
 
 import tensorflow as tf
@@ -43,8 +45,9 @@ LOOP_UNITS = 128  # LSTM layers this wide and wider train on this loop instead o
 
 
 def runs_loop(layer, training):
-    """Whether `zoo.fuse_lstms` runs LSTM `layer` on this loop: a stateful layer, or in training one of `LOOP_UNITS`
-    units or more."""
+    """Whether `zoo.fuse_lstms` runs LSTM `layer` on this loop (whatever its call's states): a stateful layer, or in
+    training one of `LOOP_UNITS` units or more. A call with initial states, or a layer returning its states, runs it
+    too (`FusedLSTM.call`)."""
     return layer.stateful or (training and layer.cell.units >= LOOP_UNITS)
 
 
