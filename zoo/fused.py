@@ -131,8 +131,8 @@ class FusedLSTM(FusedWrapper):
         """The layer's call on `zoo.lstm_loop`, initial and returned states included (the kernel's wrapper here
         takes neither): Keras's [h, c] per direction, a Bidirectional's forward pair first."""
         directions = self._directions()
-        states = [None] * len(directions) if initial_state is None else list(initial_state)
-        pairs = [states[i:i + 2] for i in range(0, len(states), 2)] if initial_state is not None else states
+        states = [] if initial_state is None else list(initial_state)
+        pairs = [states[i:i + 2] for i in range(0, len(states), 2)] or [None] * len(directions)
         runs = [lstm_loop.run(lstm, inputs, mask, training, pair) for lstm, pair in zip(directions, pairs, strict=True)]
         outputs = self._merged([output for output, _ in runs])
         return [outputs, *(state for _, final in runs for state in final)] if self.layer.return_state else outputs
