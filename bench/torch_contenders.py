@@ -126,7 +126,9 @@ class Seq2SeqGRU(nn.Module):
         self.combine = nn.Linear(2 * units, units)
         self.logits = nn.Linear(units, target_vocab)
 
-    def forward(self, source, previous):
+    def forward(self, source, previous, real_steps=False):
+        """Logits [batch, target steps, vocabulary]; with `real_steps`, [real target steps, vocabulary] (the steps
+        whose previous token is not padding, row-major), the padded steps' logits never computed."""
         real = source != 0
         lengths = real.sum(dim=1).clamp(min=1)
         reverse = reversed_within_length(lengths, source.shape[1])
@@ -141,13 +143,14 @@ class Seq2SeqGRU(nn.Module):
         scores = (self.scale * torch.tanh(decoded.unsqueeze(2) + memory.unsqueeze(1))).sum(-1)
         weights = torch.softmax(scores.masked_fill(~real.unsqueeze(1), -1e9), dim=-1)
         context = weights @ memory
-        return self.logits(self.combine(torch.cat([context, decoded], dim=-1)))
+        combined = self.combine(torch.cat([context, decoded], dim=-1))
+        return self.logits(combined[previous != 0] if real_steps else combined)
 
 
-def train_seq2seq_epochs(model, epochs_of_batches, learning_rate=1e-3):
+def train_seq2seq_epochs(model, epochs_of_batches, learning_rate=1e-3, real_steps=False):
     """Train on each epoch's list of (source, previous tokens, labels) numpy batches with teacher forcing, the loss
-    over real target tokens, each gradient clipped to norm 1 (Keras's clipnorm); returns (seconds, pairs) per
-    epoch."""
+    over real target tokens (with `real_steps` the logits of the others are not computed), each gradient clipped to
+    norm 1 (Keras's clipnorm); returns (seconds, pairs) per epoch."""
     torch.set_flush_denormal(True)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     loss_fn = nn.CrossEntropyLoss(ignore_index=0)
@@ -157,8 +160,13 @@ def train_seq2seq_epochs(model, epochs_of_batches, learning_rate=1e-3):
         started, samples = time.perf_counter(), 0
         for source, previous, labels in batches:
             optimizer.zero_grad()
-            logits = model(torch.from_numpy(source).long(), torch.from_numpy(previous).long())
-            loss = loss_fn(logits.flatten(0, 1), torch.from_numpy(labels).long().flatten())
+            previous = torch.from_numpy(previous).long()
+            logits = model(torch.from_numpy(source).long(), previous, real_steps=real_steps)
+            labels = torch.from_numpy(labels).long()
+            if real_steps:
+                loss = loss_fn(logits, labels[previous != 0])
+            else:
+                loss = loss_fn(logits.flatten(0, 1), labels.flatten())
             loss.backward()
             for parameter in model.parameters():
                 nn.utils.clip_grad_norm_(parameter, 1.0)

@@ -42,11 +42,11 @@ def tokenizers(models):
     return {side: Subwords(model) for side, model in models.items()}
 
 
-def tensorflow_contender(pairs, models, args, fused, shape_graphs=False):
+def tensorflow_contender(pairs, models, args, fused, shape_graphs=False, real_steps=True):
     cfg, subwords = Config(), tokenizers(models)
-    data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True)
-    samples = sum(int(tf.shape(y)[0]) for _, y in data)  # what one epoch trains
-    _, model = build_model(cfg, subwords, fused=fused)  # the recipe's, compiled as it compiles it
+    data = make_dataset(pairs, subwords["source"], subwords["target"], cfg, training=True, real_steps=real_steps)
+    samples = sum(int(tf.shape(x["tokens"])[0]) for x, _ in data)  # what one epoch trains
+    _, model = build_model(cfg, subwords, fused=fused, real_steps=real_steps)  # the recipe's, compiled as it does
     clock = EpochClock()
     callbacks = [clock, *set_up_steps(model, shape_graphs=shape_graphs,  # as the recipe's train_model
                                       steps_per_execution=cfg.steps_per_execution)]
@@ -54,7 +54,7 @@ def tensorflow_contender(pairs, models, args, fused, shape_graphs=False):
     return [(seconds, samples) for seconds in clock.seconds]
 
 
-def pytorch_contender(pairs, models, args):
+def pytorch_contender(pairs, models, args, real_steps=False):
     from bench.torch_contenders import Seq2SeqGRU, train_seq2seq_epochs
 
     cfg, subwords = Config(), tokenizers(models)
@@ -62,7 +62,7 @@ def pytorch_contender(pairs, models, args):
     epochs = [[(x["tokens"].numpy(), x["previous_tokens"].numpy(), y.numpy()) for x, y in data]
               for _ in range(args.epochs)]  # reshuffled each pass, as the TensorFlow contender's
     model = Seq2SeqGRU(subwords["source"].size, subwords["target"].size, cfg.embedding_dim, cfg.units, cfg.dropout)
-    return train_seq2seq_epochs(model, epochs, learning_rate=cfg.learning_rate)
+    return train_seq2seq_epochs(model, epochs, learning_rate=cfg.learning_rate, real_steps=real_steps)
 
 
 def main():
@@ -91,7 +91,10 @@ def main():
     runs = {}
     if torch_available():
         runs["PyTorch 2.13, GRU encoder-decoder, exact masking"] = pytorch_contender
+        runs["PyTorch, logits at real target steps only"] = functools.partial(pytorch_contender, real_steps=True)
     runs["recipe default (GRUs on zoo.fuse_grus's loop)"] = functools.partial(tensorflow_contender, fused=True)
+    runs["recipe default, logits at every step (before zoo.logits_at_real_steps)"] = functools.partial(
+        tensorflow_contender, fused=True, real_steps=False)
     runs["recipe default, Grappler off"] = without_grappler(runs["recipe default (GRUs on zoo.fuse_grus's loop)"])
     runs["fused GRUs, a graph per frequent shape (--shape-graphs)"] = functools.partial(
         tensorflow_contender, fused=True, shape_graphs=True)

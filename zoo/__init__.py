@@ -17,12 +17,14 @@ from zoo.language_model import SampledSoftmaxTraining  # noqa: E402
 from zoo.losses import SparseCrossEntropy  # noqa: E402
 from zoo.model import ZooModel  # noqa: E402
 from zoo.optimizers import FusedAdam  # noqa: E402
+from zoo.real_steps import labels_at_real_steps, logits_at_real_steps  # noqa: E402
 from zoo.registry import PATTERNS, get_pattern, split_config  # noqa: E402
 from zoo.transfer import transfer_encoder  # noqa: E402
 
 __all__ = ["build", "list_models", "inference_models", "reset_states", "transfer_encoder", "SampledSoftmaxTraining",
            "ZooModel", "fuse_lstms", "fuse_grus", "fuse_recurrent", "fuses_every_layer", "fuses_every_recurrent_layer",
-           "runs_fused_kernel", "FusedAdam", "SparseCrossEntropy", "ensemble", "AdversarialTraining"]
+           "runs_fused_kernel", "FusedAdam", "SparseCrossEntropy", "logits_at_real_steps", "labels_at_real_steps",
+           "ensemble", "AdversarialTraining"]
 
 
 def list_models():

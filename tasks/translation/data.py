@@ -164,9 +164,10 @@ def teacher_forcing(source, target):
     return {"tokens": source, "previous_tokens": decoder_inputs(target, END_ID)}, target[:, 1:]
 
 
-def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):
+def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training, real_steps=False):
     """Teacher-forcing batches, bucketed by length into a fixed set of padded shapes (one XLA compile each); shuffled
-    when training. The pairs are tokenized once, here, not in every epoch."""
+    when training. The pairs are tokenized once, here, not in every epoch. With `real_steps` the labels are those of
+    the real target steps, flattened (`zoo.labels_at_real_steps`), for a trainer that computes logits there alone."""
     sources = ragged_in_chunks(lambda texts: cut(source_subwords.tokenize(texts), cfg.max_length),
                                [source for source, _ in pairs], chunk=1024)
     targets = ragged_in_chunks(lambda texts: cut(target_subwords.tokenize(texts), cfg.max_length + 1),
@@ -177,4 +178,14 @@ def make_dataset(pairs, source_subwords, target_subwords, cfg, *, training):
     lengths = np.maximum(sources.row_lengths().numpy(), targets.row_lengths().numpy())
     dataset = bucketed_batches((sources, targets), lengths, edges, [cfg.batch_size] * len(edges),
                                shuffle_seed=cfg.seed if training else None)
-    return finish_pipeline(dataset.map(teacher_forcing), autotune=cfg.autotune)
+    dataset = dataset.map(teacher_forcing)
+    if real_steps:
+        dataset = dataset.map(at_real_steps)
+    return finish_pipeline(dataset, autotune=cfg.autotune)
+
+
+def at_real_steps(inputs, labels):
+    """The labels of the steps the decoder's embedding keeps (previous tokens not padding), flattened."""
+    import zoo
+
+    return inputs, zoo.labels_at_real_steps(labels, inputs["previous_tokens"] != 0)

@@ -27,6 +27,7 @@ from tests.tasks.conftest import SHARES_TRAINED_RUNS
 from tests.tasks.test_recipe_contract import warmup_calls
 from tests.tasks.translation.conftest import TINY, run_recipe
 from zoo import lstm_loop
+from zoo.real_steps import RealSteps
 
 pytestmark = SHARES_TRAINED_RUNS
 
@@ -57,10 +58,12 @@ def test_run_writes_metrics_plots_and_a_versioned_export(trained):
     assert '"class_name": "ZooModel"' in config and "Fused" not in config
 
 
-def test_lstm_cells_train_on_the_zoo_lstm_loop(tmp_path):
-    with mock.patch.object(lstm_loop, "run", wraps=lstm_loop.run) as loop:
+def test_lstm_cells_train_on_the_zoo_lstm_loop_with_logits_at_real_steps_only(tmp_path):
+    real_steps = mock.patch.object(RealSteps, "call", autospec=True, side_effect=RealSteps.call)
+    with mock.patch.object(lstm_loop, "run", wraps=lstm_loop.run) as loop, real_steps as logits:
         metrics = run_recipe(tmp_path, "--cell", "lstm", "--epochs", "1")
     assert any(call.args[3] for call in loop.call_args_list)  # a call with training=True: the encoder and decoder
+    assert logits.call_args_list and all(call.kwargs["mask"] is not None for call in logits.call_args_list)
     assert Path(metrics["export"]).exists()
 
 
