@@ -12,7 +12,8 @@ included) with the recipe's thread settings; PyTorch gets the same batches as nu
 starts, masks exactly (the backward encoder reads each sentence reversed within its length) and counts real target
 tokens only in its loss. The recipe computes the logits of real target steps only (`zoo.logits_at_real_steps`); the
 bench runs it with and without that, and PyTorch both ways too. Rounds are interleaved; reported as in
-`sentiment_speed.py`: first epoch seconds, steady pairs/s of the later epochs. Needs PyTorch (`pip install torch==2.13.0`).
+`sentiment_speed.py`: first epoch seconds, steady pairs/s of the later epochs. Needs PyTorch (`pip install
+torch==2.13.0`).
 """
 
 import argparse
