@@ -72,7 +72,9 @@ def write_export(directory, model, vectorizer, *, max_length, bucket_step, extra
     lengths = length_buckets(max_length, bucket_step)
     runs = zoo.fuse_recurrent(model) if fast_path == "fused" else model
     network = tf.function(lambda ids: runs(ids, training=False)[:, 0], jit_compile=fast_path == "xla")  # logits
-    grouped = zoo.fuses_every_layer(model)  # every recurrent layer one fused kernel op per direction
+    # Every recurrent layer on the fused kernel (at inference the recipe's LSTMs, neither stateful nor returning
+    # states, run one kernel op per direction), whose cost is rows x the group's longest review
+    grouped = zoo.fuses_every_layer(model)
     predict = {"fused": (lambda ids: predict_by_length(network, ids)) if grouped else network,
                "xla": lambda ids: predict_in_buckets(network, ids, lengths), "plain": network}[fast_path]
 
