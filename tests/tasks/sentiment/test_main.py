@@ -266,6 +266,8 @@ def test_a_preset_sets_defaults_and_flags_given_beside_it_win():
     assert config("--preset", "imdb", "--units", "32").units == 32
     assert config().char_ngrams and not config("--preset", "imdb").char_ngrams
     assert config("--preset", "imdb", "--char-ngrams").char_ngrams  # a boolean flag given beside it wins too
+    assert config().adversarial == 0 and config("--preset", "sst2").adversarial == 1.0
+    assert config("--preset", "sst2", "--adversarial", "0").adversarial == 0
 
 
 def test_an_unknown_preset_is_one_error(capsys):
