@@ -267,6 +267,7 @@ def test_a_preset_sets_defaults_and_flags_given_beside_it_win():
     assert config().char_ngrams and not config("--preset", "imdb").char_ngrams
     assert config("--preset", "imdb", "--char-ngrams").char_ngrams  # a boolean flag given beside it wins too
     assert config().adversarial == 0 and config("--preset", "sst2").adversarial == 1.0
+    assert config().units == 64 and config("--preset", "sst2").units == 128
     assert config("--preset", "sst2", "--adversarial", "0").adversarial == 0
 
 
