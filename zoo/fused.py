@@ -87,6 +87,15 @@ class FusedWrapper(keras.layers.Layer):
             return [self.layer.forward_layer, self.layer.backward_layer]
         return [self.layer]
 
+    def _merged(self, outputs):
+        """The layer's output from its directions' outputs (`_directions` order), as Bidirectional merges them."""
+        if len(outputs) == 1:
+            return outputs[0]
+        forward, backward = outputs
+        if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
+            backward = tf.reverse(backward, [1])
+        return MERGES[self.layer.merge_mode](forward, backward)
+
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
 
@@ -139,15 +148,6 @@ class FusedLSTM(FusedWrapper):
 
     def _fused(self, inputs, lengths, training):
         return self._merged([_run(lstm, inputs, lengths, training) for lstm in self._directions()])
-
-    def _merged(self, outputs):
-        """The layer's output from its directions' outputs, as Bidirectional merges them."""
-        if len(outputs) == 1:
-            return outputs[0]
-        forward, backward = outputs
-        if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
-            backward = tf.reverse(backward, [1])
-        return MERGES[self.layer.merge_mode](forward, backward)
 
 
 def _run(layer, inputs, lengths, training=False):

@@ -92,14 +92,8 @@ class FusedGRU(FusedWrapper):
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         chains = LOOPS // len(self._directions())  # batch parts per direction
         runs = [_run(gru, inputs, mask, state, training, chains) for gru, state in zip(self._directions(), states)]
-        if len(runs) == 1:
-            outputs, final = runs[0]
-            return [outputs, final] if self.layer.return_state else outputs
-        (forward, forward_state), (backward, backward_state) = runs
-        if self.layer.return_sequences:  # Bidirectional puts the backward outputs back in time order
-            backward = tf.reverse(backward, [1])
-        outputs = MERGES[self.layer.merge_mode](forward, backward)
-        return [outputs, forward_state, backward_state] if self.layer.return_state else outputs
+        outputs = self._merged([output for output, _ in runs])
+        return [outputs, *(final for _, final in runs)] if self.layer.return_state else outputs
 
 
 

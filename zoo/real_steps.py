@@ -41,14 +41,13 @@ def labels_at_real_steps(labels, mask):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class RealSteps(keras.layers.Layer):
+class RealSteps(keras.layers.Wrapper):
     """`layer`, a per-step layer (a Dense over [batch, time, features]), run only at the real steps of its masked
     input: [batch, time, features] -> [real steps, layer's outputs]. Shares `layer`'s weights. Without a mask every
     step is real."""
 
     def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)  # Wrapper keeps `layer` and saves it in the config
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
@@ -60,10 +59,3 @@ class RealSteps(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape((None, input_shape[-1]))
-
-    def get_config(self):
-        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
